@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from diemcau.accounts.models import LoginFailure, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "get_full_name", "role", "site", "is_active", "last_login")
+    list_filter = ("role", "is_active", "site__unit")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Role"), {"fields": ("role", "site")}),
+    )
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
+        (_("Role"), {"fields": ("role", "site")}),
+    )
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    list_display = ("username", "ip", "at")
+    search_fields = ("username",)

@@ -1,0 +1,179 @@
+"""Django settings. Everything comes from the environment through `diemcau.config`.
+
+Environment variables (all optional):
+  DIEMCAU_DATA_DIR    data folder (default ./var): SQLite database, secrets, Janus config
+  DATABASE_URL        use PostgreSQL (postgres://user@host:5432/name) instead of SQLite
+  REDIS_URL           Channels layer across processes (redis://127.0.0.1:6379/0)
+  DIEMCAU_DEBUG       1 to turn on Django's debug pages (never in production)
+  DIEMCAU_ALLOWED_HOSTS  comma-separated host names (default: any, for a LAN install)
+  DIEMCAU_JANUS_URL   use an external Janus at this WebSocket URL instead of the embedded one
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from diemcau import config
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = config.data_dir()
+_SECRETS = config.load_secrets(DATA_DIR)
+
+SECRET_KEY = _SECRETS["django_secret_key"]
+DEBUG = os.environ.get("DIEMCAU_DEBUG", "") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("DIEMCAU_ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [
+    o for o in os.environ.get("DIEMCAU_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "diemcau.accounts",
+    "diemcau.orgs",
+    "diemcau.meetings",
+    "diemcau.live",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "diemcau.urls"
+ASGI_APPLICATION = "diemcau.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+_DEFAULT_DB = f"sqlite:///{DATA_DIR / 'diemcau.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or _DEFAULT_DB, conn_max_age=0
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web app read while a long import writes; busy timeout rides out locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Login lockout: this many failures for one user name within the window locks it.
+LOGIN_MAX_FAILURES = int(os.environ.get("DIEMCAU_LOGIN_MAX_FAILURES", "5"))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("DIEMCAU_LOGIN_LOCKOUT_SECONDS", "900"))
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 12 * 3600
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if os.environ.get("DIEMCAU_HTTPS", "") == "1":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "vi"
+LANGUAGES = [("vi", "Tiếng Việt"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_TZ = True
+FORMAT_MODULE_PATH = ["diemcau.formats"]
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS: list[tuple[str, Path] | Path] = []
+for _prefix, _path in (
+    ("vendor/janus", Path("/usr/share/javascript/janus-gateway")),
+    ("vendor/adapter", Path("/usr/share/javascript/webrtc-adapter")),
+):
+    if _path.is_dir():
+        STATICFILES_DIRS.append((_prefix, _path))
+
+MEDIA_URL = "files/"
+MEDIA_ROOT = DATA_DIR / "files"
+# Meeting documents: size cap and the types we accept (checked by extension and content).
+DOCUMENT_MAX_BYTES = int(os.environ.get("DIEMCAU_DOCUMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One active main site per organisation, unless an installation runs several HQs.
+ALLOW_MULTIPLE_MAIN_SITES = os.environ.get("DIEMCAU_ALLOW_MULTIPLE_MAIN_SITES", "") == "1"
+
+# Join links stay valid until the meeting's end plus this grace period.
+JOIN_LINK_GRACE_SECONDS = int(os.environ.get("DIEMCAU_JOIN_LINK_GRACE_SECONDS", str(6 * 3600)))
+
+JANUS = config.janus_settings(_SECRETS)
+# Janus signed tokens handed to participants expire after this many seconds.
+JANUS_TOKEN_TTL_SECONDS = int(os.environ.get("DIEMCAU_JANUS_TOKEN_TTL_SECONDS", str(4 * 3600)))
+# Room options: VP8 + Opus, a per-publisher bitrate cap that fits a branch site's uplink.
+JANUS_ROOM_BITRATE = int(os.environ.get("DIEMCAU_JANUS_ROOM_BITRATE", "1536000"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "diemcau": {"handlers": ["console"], "level": os.environ.get("DIEMCAU_LOG", "INFO")},
+    },
+}

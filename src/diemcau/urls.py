@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from diemcau import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("diemcau.accounts.urls")),
+    path("orgs/", include("diemcau.orgs.urls")),
+    path("meetings/", include("diemcau.meetings.urls")),
+    path("join/", include("diemcau.live.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

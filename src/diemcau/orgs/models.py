@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -102,3 +104,22 @@ class Site(models.Model):
     @property
     def is_main(self) -> bool:
         return self.kind == SiteKind.MAIN
+
+    def clean(self) -> None:
+        # One active main site (the HQ room) unless the installation runs several HQs.
+        # Checked here for forms and the admin; the importer checks a whole file at once.
+        super().clean()
+        if self.kind != SiteKind.MAIN or not self.active or settings.ALLOW_MULTIPLE_MAIN_SITES:
+            return
+        other = (
+            Site.objects.filter(kind=SiteKind.MAIN, active=True).exclude(pk=self.pk).first()
+        )
+        if other is not None:
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "%(code)s is already the active main site; only one is allowed."
+                    )
+                    % {"code": other.code}
+                }
+            )

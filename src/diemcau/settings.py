@@ -15,8 +15,12 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 
 from diemcau import config
+
+# Lets forms and querysets be written with type parameters (ModelForm[Meeting]).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = config.data_dir()

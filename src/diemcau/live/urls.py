@@ -1,4 +1,8 @@
 from django.urls import path
 
+from diemcau.live import views
+
 app_name = "live"
-urlpatterns: list = []
+urlpatterns = [
+    path("<int:meeting_id>/<str:site_code>/<str:token>/", views.join, name="join"),
+]

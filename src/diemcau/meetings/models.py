@@ -54,7 +54,7 @@ class Meeting(models.Model):
     janus_room = models.BigIntegerField(_("Janus room"), null=True, blank=True, unique=True)
     janus_room_secret = models.CharField(max_length=64, blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -124,7 +124,7 @@ class Document(models.Model):
     original_name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 

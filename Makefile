@@ -1,0 +1,89 @@
+# Điểm Cầu — `make help` lists every target.
+# The two commands a newcomer needs: `make run` and `make test` (as root on Debian/Ubuntu).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+DATA_DIR  ?= var
+# Django 6 needs Python >= 3.12: take the first one found on PATH or under pyenv.
+PYTHON    ?= $(shell for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+                if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
+PY        := $(VENV)/bin/python
+APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext
+APT_TEST  := chromium fonts-dejavu-core
+TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
+
+export DIEMCAU_DATA_DIR ?= $(abspath $(DATA_DIR))
+
+.PHONY: help run test test-sqlite test-postgres lint e2e bench deps deps-test messages clean doctor
+
+help: ## list every target
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# --- installation (idempotent and fast when nothing is missing) ------------------------
+
+$(VENV)/.apt-run:
+	@missing=$$(for p in $(APT_RUN); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/.apt-test: $(VENV)/.apt-run
+	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(VENV)/.deps: pyproject.toml $(VENV)/.apt-run
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (Django 6). Install python3.12 and retry."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+deps: $(VENV)/.deps ## install Debian packages and the virtualenv (what `run` needs)
+
+deps-test: $(VENV)/.deps $(VENV)/.apt-test ## also install what the tests need (Chromium)
+
+messages: $(VENV)/.deps ## compile the translations (.po → .mo)
+	@cd src/diemcau && ../../$(PY) -m django compilemessages -v 0 --settings=diemcau.settings
+
+# --- the two commands ---------------------------------------------------------------
+
+run: deps messages ## install what is missing, migrate, load the demo, start Janus and the app
+	$(VENV)/bin/diemcau migrate --noinput -v 0
+	$(VENV)/bin/diemcau demo
+	$(VENV)/bin/diemcau serve
+
+test: deps-test messages ## install the same, then run the whole suite (SQLite, then PostgreSQL)
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite:
+	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q
+
+# PostgreSQL where a server is reachable: everything that touches the database again.
+test-postgres:
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(TEST_DB)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "--- PostgreSQL ---"; \
+	  DATABASE_URL=$(TEST_DB) DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test-pg $(PY) -m pytest -q -m 'not janus' tests/unit; \
+	else echo "PostgreSQL not reachable at $(TEST_DB): skipped the PostgreSQL pass"; fi
+
+e2e: deps-test ## browser tests only (Playwright + Debian Chromium)
+	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/e2e
+
+lint: deps ## ruff and mypy (what CI's reviewers expect clean)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy src tests
+
+doctor: deps ## check Janus, ports, secrets and the database, and say what to fix
+	$(VENV)/bin/diemcau doctor
+
+clean: ## remove the virtualenv (keeps the data folder)
+	rm -rf $(VENV)

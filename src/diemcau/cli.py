@@ -1,0 +1,28 @@
+"""The `diemcau` command.
+
+`diemcau serve`, `diemcau import-sites FILE`, `diemcau doctor`, `diemcau demo`, and every
+Django `manage.py` command (`diemcau migrate`, `diemcau createsuperuser`, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Our own commands, spelled with dashes on the command line.
+ALIASES = {"import-sites": "import_sites"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diemcau.settings")
+    if len(argv) > 1:
+        argv[1] = ALIASES.get(argv[1], argv[1])
+    argv[0] = "diemcau"
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Signed join links: one per (meeting, site), expiring, revocable.
+
+A link is `/join/<meeting>/<site code>/<token>/`. The token is signed with the installation's
+secret over the meeting id, the site id, the invitation's nonce and an expiry time, so:
+- it cannot be forged or edited (bad signature);
+- it works only at the URL of its own meeting and site;
+- it stops working after the meeting's end plus a grace period;
+- giving the invitation a new nonce revokes every link handed out before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
+
+from diemcau.meetings.models import Invitation, MeetingStatus
+
+SALT = "diemcau.live.join"
+
+
+class JoinLinkError(Exception):
+    """The link cannot be used; `message` tells the site operator what to do next."""
+
+    def __init__(self, code: str, message: str | Promise) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def expiry_for(invitation: Invitation) -> datetime:
+    return invitation.meeting.end + timedelta(seconds=settings.JOIN_LINK_GRACE_SECONDS)
+
+
+def make_token(invitation: Invitation) -> str:
+    payload = {
+        "m": invitation.meeting_id,
+        "s": invitation.site_id,
+        "n": invitation.nonce,
+        "e": int(expiry_for(invitation).timestamp()),
+    }
+    return signing.dumps(payload, salt=SALT)
+
+
+def join_path(invitation: Invitation) -> str:
+    return reverse(
+        "live:join",
+        kwargs={
+            "meeting_id": invitation.meeting_id,
+            "site_code": invitation.site.code,
+            "token": make_token(invitation),
+        },
+    )
+
+
+def verify(token: str, meeting_id: int, site_code: str, now: datetime | None = None) -> Invitation:
+    """Return the invitation this token opens at this URL, or raise JoinLinkError."""
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature as exc:
+        raise JoinLinkError(
+            "bad_signature",
+            _("This join link is damaged or was not issued by this server. Ask HQ for the link again."),
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("m") != meeting_id:
+        raise JoinLinkError(
+            "wrong_meeting", _("This join link belongs to another meeting. Ask HQ for this meeting's link.")
+        )
+    invitation = (
+        Invitation.objects.select_related("meeting", "site", "meeting__main_site")
+        .filter(meeting_id=meeting_id, site__code=site_code)
+        .first()
+    )
+    if invitation is None or payload.get("s") != invitation.site_id:
+        raise JoinLinkError(
+            "wrong_site", _("This join link belongs to another site. Use the link sent to your site.")
+        )
+    if payload.get("n") != invitation.nonce:
+        raise JoinLinkError(
+            "revoked", _("This join link has been replaced by a newer one. Ask HQ for the current link.")
+        )
+    now = now or timezone.now()
+    if now.timestamp() > float(payload.get("e", 0)):
+        raise JoinLinkError("expired", _("This join link has expired: the meeting is over."))
+    if invitation.meeting.status == MeetingStatus.CANCELLED:
+        raise JoinLinkError("cancelled", _("This meeting has been cancelled."))
+    return invitation

@@ -1,0 +1,38 @@
+"""The site room entry: a join link opens the room page for one site, without a password."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from diemcau.live import joinlinks
+
+SESSION_KEY = "diemcau.joined"
+
+
+def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> HttpResponse:
+    try:
+        invitation = joinlinks.verify(token, meeting_id, site_code)
+    except joinlinks.JoinLinkError as exc:
+        return render(
+            request,
+            "live/join_refused.html",
+            {"reason": exc.message, "code": exc.code},
+            status=403,
+        )
+    # Remember, for this browser session only, which (meeting, site) the link opened: the
+    # live page and its WebSocket act for this site and no other.
+    joined = request.session.get(SESSION_KEY, {})
+    joined[str(invitation.meeting_id)] = invitation.site_id
+    request.session[SESSION_KEY] = joined
+    meeting = invitation.meeting
+    return render(
+        request,
+        "live/room.html",
+        {
+            "invitation": invitation,
+            "meeting": meeting,
+            "site": invitation.site,
+            "agenda": meeting.agenda.all(),
+        },
+    )

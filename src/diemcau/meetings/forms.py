@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from diemcau.meetings.models import Meeting
+from diemcau.meetings.services import AgendaLine
+from diemcau.orgs.models import Site, SiteKind, Unit
+
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class MeetingForm(forms.ModelForm[Meeting]):
+    invite_all = forms.BooleanField(label=_l("Invite every active site"), required=False)
+    invite_units = forms.ModelMultipleChoiceField(
+        label=_l("Invite whole units (with their sub-units)"),
+        queryset=Unit.objects.all(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    invite_sites = forms.ModelMultipleChoiceField(
+        label=_l("Invite sites one by one"),
+        queryset=Site.objects.filter(active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    agenda_text = forms.CharField(
+        label=_l("Agenda"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_l("One item per line: title | presenter | minutes (presenter and minutes optional)."),
+    )
+
+    class Meta:
+        model = Meeting
+        fields = ["kind", "format", "title", "description", "start", "end", "main_site"]
+        widgets = {"start": DATETIME_INPUT, "end": DATETIME_INPUT}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["main_site"].queryset = Site.objects.filter(active=True)  # type: ignore[attr-defined]
+        if not self.instance.pk:
+            main = Site.objects.filter(active=True, kind=SiteKind.MAIN).first()
+            if main:
+                self.initial.setdefault("main_site", main.pk)
+        else:
+            self.initial["invite_sites"] = list(
+                self.instance.invitations.values_list("site_id", flat=True)
+            )
+            self.initial["agenda_text"] = "\n".join(
+                " | ".join(
+                    part
+                    for part in (
+                        item.title,
+                        item.presenter,
+                        str(item.duration_minutes) if item.duration_minutes else "",
+                    )
+                ).rstrip(" |")
+                for item in self.instance.agenda.all()
+            )
+
+    def clean_agenda_text(self) -> list[AgendaLine]:
+        lines: list[AgendaLine] = []
+        for number, raw in enumerate(self.cleaned_data["agenda_text"].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            parts = [p.strip() for p in raw.split("|")]
+            if len(parts) > 3:
+                raise forms.ValidationError(
+                    _("Line %(n)d: use at most three parts separated by '|' (got %(value)r).")
+                    % {"n": number, "value": raw}
+                )
+            minutes: int | None = None
+            if len(parts) == 3 and parts[2]:
+                if not parts[2].isdigit():
+                    raise forms.ValidationError(
+                        _("Line %(n)d: minutes must be a whole number (got %(value)r).")
+                        % {"n": number, "value": parts[2]}
+                    )
+                minutes = int(parts[2])
+            if not parts[0]:
+                raise forms.ValidationError(_("Line %(n)d: the item has no title.") % {"n": number})
+            lines.append(AgendaLine(parts[0][:300], parts[1][:200] if len(parts) > 1 else "", minutes))
+        return lines
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", _("The end must be after the start."))
+        return data
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(label=_l("Title"), max_length=300, required=False)
+    file = forms.FileField(label=_l("File (PDF, Word, Excel, PowerPoint)"))

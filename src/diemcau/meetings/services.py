@@ -1,0 +1,261 @@
+"""The only place that changes meetings. Each function runs in one transaction.
+
+Starting a meeting creates its Janus room and ending it destroys the room (through
+`live.rooms`, which talks to Janus); the database is updated only once Janus has answered,
+so a meeting is never shown as live without a room.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from diemcau.accounts.models import User
+from diemcau.live import rooms
+from diemcau.meetings.models import (
+    AgendaItem,
+    Document,
+    Invitation,
+    Meeting,
+    MeetingStatus,
+)
+from diemcau.orgs.models import Site, Unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    title: str
+    presenter: str = ""
+    duration_minutes: int | None = None
+
+
+def invited_sites(
+    *, all_sites: bool, units: Iterable[Unit] = (), sites: Iterable[Site] = ()
+) -> set[Site]:
+    """Resolve the "invite" choices: every active site, whole units (with sub-units), or picks."""
+    chosen: set[Site] = set(sites)
+    if all_sites:
+        chosen.update(Site.objects.filter(active=True))
+    unit_ids: set[int] = set()
+    for unit in units:
+        unit_ids |= unit.descendant_ids()
+    if unit_ids:
+        chosen.update(Site.objects.filter(active=True, unit_id__in=unit_ids))
+    return chosen
+
+
+@transaction.atomic
+def save_meeting(
+    meeting: Meeting,
+    *,
+    sites: set[Site],
+    agenda: Sequence[AgendaLine] | None,
+    by: User | None,
+) -> Meeting:
+    """Create or update a meeting with its invitations and agenda.
+
+    The main site is always invited. Invitations of sites no longer chosen are removed;
+    existing ones keep their nonce, so join links already sent keep working.
+    """
+    if meeting.status in (MeetingStatus.ENDED, MeetingStatus.CANCELLED):
+        raise ValidationError(_("An ended or cancelled meeting cannot be changed."))
+    if meeting.pk is None:
+        meeting.created_by = by
+    meeting.full_clean()
+    meeting.save()
+    wanted = {s.pk for s in sites} | {meeting.main_site_id}
+    existing = set(meeting.invitations.values_list("site_id", flat=True))
+    meeting.invitations.exclude(site_id__in=wanted).delete()
+    Invitation.objects.bulk_create(
+        [Invitation(meeting=meeting, site_id=site_id) for site_id in sorted(wanted - existing)]
+    )
+    if agenda is not None:
+        meeting.agenda.all().delete()
+        AgendaItem.objects.bulk_create(
+            [
+                AgendaItem(
+                    meeting=meeting,
+                    order=i,
+                    title=line.title,
+                    presenter=line.presenter,
+                    duration_minutes=line.duration_minutes,
+                )
+                for i, line in enumerate(agenda, start=1)
+            ]
+        )
+    return meeting
+
+
+def revoke_join_link(invitation: Invitation) -> Invitation:
+    """Give the invitation a new nonce: every link sent before stops working."""
+    invitation.nonce = secrets.token_urlsafe(12)
+    invitation.save(update_fields=["nonce"])
+    return invitation
+
+
+def start_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
+    """scheduled → live: create the Janus room, then record it."""
+    with transaction.atomic():
+        locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
+        if locked.status != MeetingStatus.SCHEDULED:
+            raise ValidationError(
+                _("Only a scheduled meeting can be started (this one is %(status)s).")
+                % {"status": locked.get_status_display()}
+            )
+        publishers = locked.invitations.count() + 10
+    room = rooms.create_room(
+        description=locked.title[:100], publishers=publishers
+    )  # raises rooms.MediaUnavailable
+    try:
+        with transaction.atomic():
+            locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
+            if locked.status != MeetingStatus.SCHEDULED:
+                raise ValidationError(_("The meeting was started or cancelled meanwhile."))
+            locked.status = MeetingStatus.LIVE
+            locked.janus_room = room.room_id
+            locked.janus_room_secret = room.secret
+            locked.started_at = timezone.now()
+            locked.save(
+                update_fields=["status", "janus_room", "janus_room_secret", "started_at"]
+            )
+    except Exception:
+        # Do not leave an orphan room behind a failed write.
+        rooms.destroy_room(room.room_id, room.secret, missing_ok=True)
+        raise
+    log.info("meeting %s started in Janus room %s", locked.pk, room.room_id)
+    return locked
+
+
+def end_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
+    """live → ended: record the end, then destroy the room.
+
+    The end is recorded even if Janus is unreachable (the meeting is over for everyone);
+    the room then dies with Janus's own process or is destroyed on the next start-up check.
+    """
+    with transaction.atomic():
+        locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
+        if locked.status != MeetingStatus.LIVE:
+            raise ValidationError(_("Only a live meeting can be ended."))
+        room_id, secret = locked.janus_room, locked.janus_room_secret
+        locked.status = MeetingStatus.ENDED
+        locked.ended_at = timezone.now()
+        locked.janus_room = None
+        locked.janus_room_secret = ""
+        locked.save(update_fields=["status", "ended_at", "janus_room", "janus_room_secret"])
+    if room_id is not None:
+        try:
+            rooms.destroy_room(room_id, secret, missing_ok=True)
+        except rooms.MediaUnavailable:
+            log.warning("meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id)
+    return locked
+
+
+@transaction.atomic
+def cancel_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
+    locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if locked.status != MeetingStatus.SCHEDULED:
+        raise ValidationError(_("Only a scheduled meeting can be cancelled."))
+    locked.status = MeetingStatus.CANCELLED
+    locked.save(update_fields=["status"])
+    return locked
+
+
+# --- documents -----------------------------------------------------------------------
+
+# Extension → the file signatures it may start with (checked on the content, not the name).
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP = b"PK\x03\x04"
+DOCUMENT_TYPES: dict[str, tuple[bytes, ...]] = {
+    ".pdf": (b"%PDF-",),
+    ".doc": (_OLE,),
+    ".xls": (_OLE,),
+    ".ppt": (_OLE,),
+    ".docx": (_ZIP,),
+    ".xlsx": (_ZIP,),
+    ".pptx": (_ZIP,),
+    ".odt": (_ZIP,),
+    ".ods": (_ZIP,),
+    ".odp": (_ZIP,),
+}
+
+
+def check_document(upload: UploadedFile) -> None:
+    """Refuse a file that is too large, of a type we do not take, or not what its name says."""
+    name = upload.name or ""
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in DOCUMENT_TYPES:
+        raise ValidationError(
+            _("%(name)s: file type %(suffix)s is not accepted; use PDF, Word, Excel, PowerPoint or OpenDocument.")
+            % {"name": name, "suffix": suffix or "?"}
+        )
+    size = upload.size or 0
+    if size > settings.DOCUMENT_MAX_BYTES:
+        raise ValidationError(
+            _("%(name)s is %(size)d MB; the limit is %(limit)d MB.")
+            % {
+                "name": name,
+                "size": size // (1024 * 1024),
+                "limit": settings.DOCUMENT_MAX_BYTES // (1024 * 1024),
+            }
+        )
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if not any(head.startswith(sig) for sig in DOCUMENT_TYPES[suffix]):
+        raise ValidationError(
+            _("%(name)s does not contain a %(suffix)s document (its content is of another type).")
+            % {"name": name, "suffix": suffix}
+        )
+
+
+@transaction.atomic
+def add_document(meeting: Meeting, upload: UploadedFile, title: str, by: User | None) -> Document:
+    check_document(upload)
+    document = Document(
+        meeting=meeting,
+        title=title or PurePath(upload.name or "").stem,
+        original_name=PurePath(upload.name or "document").name[:255],
+        size=upload.size or 0,
+        uploaded_by=by,
+    )
+    document.file.save(upload.name or "document", upload, save=False)
+    try:
+        document.save()
+    except Exception:
+        document.file.delete(save=False)
+        raise
+    return document
+
+
+def restore_live_rooms() -> list[int]:
+    """Re-create the room of every live meeting that Janus no longer has.
+
+    Janus keeps rooms in memory only: after it restarts (crash, upgrade) the live meetings'
+    rooms are gone. Same id and secret, so tokens already issued keep their meaning once
+    re-added by the clients' next join.
+    """
+    restored: list[int] = []
+    for meeting in Meeting.objects.filter(status=MeetingStatus.LIVE, janus_room__isnull=False):
+        assert meeting.janus_room is not None
+        if rooms.room_exists(meeting.janus_room):
+            continue
+        rooms.recreate_room(
+            rooms.Room(meeting.janus_room, meeting.janus_room_secret),
+            description=meeting.title[:100],
+            publishers=meeting.invitations.count() + 10,
+        )
+        restored.append(meeting.pk)
+        log.warning("re-created Janus room %s for live meeting %s", meeting.janus_room, meeting.pk)
+    return restored

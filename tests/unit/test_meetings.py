@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from diemcau.accounts.models import Role
+from diemcau.meetings import services
+from diemcau.meetings.ics import invitation_ics
+from diemcau.meetings.models import Meeting, MeetingStatus
+from tests.conftest import MakeUser, Org
+
+
+def test_main_site_is_always_invited(meeting: Meeting, org: Org) -> None:
+    codes = set(meeting.invitations.values_list("site__code", flat=True))
+    assert codes == {"HQ", "CSDN", "CSDT"}
+
+
+def test_inviting_a_unit_invites_its_sub_units_sites(org: Org) -> None:
+    sites = services.invited_sites(all_sites=False, units=[org.hq])
+    assert {s.code for s in sites} == {"HQ", "CSDN", "CSDT"}
+    sites = services.invited_sites(all_sites=False, units=[org.corp])
+    assert {s.code for s in sites} == {"CSDN"}
+
+
+def test_inactive_sites_are_not_invited_by_all(org: Org) -> None:
+    org.site_b.active = False
+    org.site_b.save()
+    assert "CSDT" not in {s.code for s in services.invited_sites(all_sites=True)}
+
+
+def test_reinviting_keeps_existing_join_links(meeting: Meeting, org: Org) -> None:
+    nonce = meeting.invitations.get(site=org.site_a).nonce
+    services.save_meeting(meeting, sites={org.site_a}, agenda=None, by=None)
+    assert meeting.invitations.get(site=org.site_a).nonce == nonce
+    assert not meeting.invitations.filter(site=org.site_b).exists()
+
+
+def test_meeting_end_before_start_is_refused(org: Org) -> None:
+    start = timezone.now()
+    with pytest.raises(ValidationError):
+        services.save_meeting(
+            Meeting(title="x", start=start, end=start - timedelta(minutes=1), main_site=org.main),
+            sites=set(),
+            agenda=None,
+            by=None,
+        )
+    assert Meeting.objects.count() == 0
+
+
+def test_only_a_scheduled_meeting_can_be_cancelled(meeting: Meeting) -> None:
+    services.cancel_meeting(meeting)
+    with pytest.raises(ValidationError):
+        services.cancel_meeting(meeting)
+
+
+def test_ended_meeting_cannot_be_started(meeting: Meeting) -> None:
+    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.ENDED)
+    with pytest.raises(ValidationError):
+        services.start_meeting(meeting)
+
+
+def test_ics_has_utc_times_and_the_join_link(meeting: Meeting) -> None:
+    inv = meeting.invitations.select_related("site", "meeting").get(site__code="CSDN")
+    body = invitation_ics(inv, "https://hq.example/join/1/CSDN/abc/", "hq.example")
+    assert body.startswith("BEGIN:VCALENDAR\r\n")
+    assert meeting.start.astimezone(UTC).strftime("DTSTART:%Y%m%dT%H%M%SZ") in body
+    unfolded = body.replace("\r\n ", "")
+    assert "https://hq.example/join/1/CSDN/abc/" in unfolded
+    assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "ok"),
+    [
+        ("agenda.pdf", b"%PDF-1.7 rest", True),
+        ("slides.pptx", b"PK\x03\x04rest", True),
+        ("renamed.pdf", b"MZ\x90\x00 an exe", False),
+        ("script.exe", b"MZ\x90\x00", False),
+        ("photo.docx", b"\x89PNG\r\n", False),
+    ],
+)
+def test_documents_are_type_checked_by_content(
+    meeting: Meeting, name: str, content: bytes, ok: bool
+) -> None:
+    upload = SimpleUploadedFile(name, content)
+    if ok:
+        doc = services.add_document(meeting, upload, "", None)
+        assert doc.size == len(content)
+    else:
+        with pytest.raises(ValidationError):
+            services.add_document(meeting, upload, "", None)
+        assert meeting.documents.count() == 0
+
+
+def test_document_over_size_limit_is_refused(meeting: Meeting, settings: object) -> None:
+    settings.DOCUMENT_MAX_BYTES = 10  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="limit"):
+        services.add_document(meeting, SimpleUploadedFile("a.pdf", b"%PDF-" + b"x" * 20), "", None)
+
+
+# --- who may see what ------------------------------------------------------------------
+
+
+def test_site_operator_sees_only_meetings_of_its_site(
+    client: Client, meeting: Meeting, org: Org, make_user: MakeUser
+) -> None:
+    other = services.save_meeting(
+        Meeting(title="Chỉ Dầu Tiếng", start=meeting.start, end=meeting.end, main_site=org.main),
+        sites={org.site_b},
+        agenda=None,
+        by=None,
+    )
+    client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
+    listing = client.get(reverse("meetings:list")).content.decode()
+    assert meeting.title in listing and other.title not in listing
+    assert client.get(reverse("meetings:detail", args=[other.pk])).status_code == 404
+
+
+def test_site_operator_sees_only_its_own_join_link(
+    client: Client, meeting: Meeting, org: Org, make_user: MakeUser
+) -> None:
+    client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
+    page = client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    assert "/join/%d/CSDN/" % meeting.pk in page
+    assert "/join/%d/CSDT/" % meeting.pk not in page
+    assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDT"])).status_code == 403
+    assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDN"])).status_code == 200
+
+
+def test_site_operator_cannot_schedule_start_or_revoke(
+    client: Client, meeting: Meeting, org: Org, make_user: MakeUser
+) -> None:
+    client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
+    assert client.get(reverse("meetings:create")).status_code == 403
+    assert client.post(reverse("meetings:action", args=[meeting.pk, "cancel"])).status_code == 403
+    assert client.post(reverse("meetings:revoke", args=[meeting.pk, "CSDT"])).status_code == 403
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.SCHEDULED
+
+
+def test_chair_schedules_a_meeting_from_the_form(
+    client: Client, org: Org, make_user: MakeUser
+) -> None:
+    client.force_login(make_user(Role.CHAIR))
+    response = client.post(
+        reverse("meetings:create"),
+        {
+            "kind": "briefing",
+            "format": "online",
+            "title": "Thông báo nhanh kết quả Đại hội",
+            "start": "2026-12-01T08:00",
+            "end": "2026-12-01T10:30",
+            "main_site": org.main.pk,
+            "invite_units": [org.corp.pk],
+            "agenda_text": "Khai mạc | Chủ tịch | 10\nThông báo kết quả",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    m = Meeting.objects.get(title__startswith="Thông báo nhanh")
+    assert set(m.invitations.values_list("site__code", flat=True)) == {"HQ", "CSDN"}
+    assert [a.title for a in m.agenda.all()] == ["Khai mạc", "Thông báo kết quả"]
+    # Entered in Vietnam time (UTC+7), stored in UTC.
+    assert timezone.localtime(m.start).hour == 8 and m.start.astimezone(UTC).hour == 1
+
+
+def test_bad_agenda_line_names_the_line(client: Client, org: Org, make_user: MakeUser) -> None:
+    client.force_login(make_user(Role.CHAIR))
+    response = client.post(
+        reverse("meetings:create"),
+        {
+            "kind": "other",
+            "format": "online",
+            "title": "x",
+            "start": "2026-12-01T08:00",
+            "end": "2026-12-01T09:00",
+            "main_site": org.main.pk,
+            "agenda_text": "Ok\nBad | who | ten",
+        },
+    )
+    assert response.status_code == 200
+    assert "2" in response.context["form"].errors["agenda_text"][0]
+    assert Meeting.objects.count() == 0

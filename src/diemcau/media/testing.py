@@ -1,0 +1,133 @@
+"""aiortc publishers and subscribers for a VideoRoom, for tests and benchmarks only.
+
+Needs the ``dev`` extra (aiortc); nothing in the web app imports this module. Peers get no
+STUN server, so all traffic stays between this machine's addresses and Janus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+from .client import JanusClient, JanusHandle
+from .errors import JanusError
+from .videoroom import PLUGIN
+
+
+def peer_connection() -> RTCPeerConnection:
+    # An empty list, not None: None makes aiortc ask Google's public STUN server.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+@dataclass
+class Publisher:
+    handle: JanusHandle
+    pc: RTCPeerConnection
+    participant_id: int
+    mids: dict[str, str]  # kind ("audio"/"video") -> mid Janus knows the stream by
+
+    async def close(self) -> None:
+        await self.pc.close()
+        with contextlib.suppress(Exception):
+            await self.handle.detach()
+
+
+@dataclass
+class Subscriber:
+    handle: JanusHandle
+    pc: RTCPeerConnection
+    frames: Counter[str] = field(default_factory=Counter)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def packets_received(self, kind: str) -> int:
+        """RTP packets received so far on our inbound stream of ``kind``."""
+        report = await self.pc.getStats()
+        return sum(
+            int(getattr(stats, "packetsReceived", 0))
+            for stats in report.values()
+            if getattr(stats, "type", "") == "inbound-rtp" and getattr(stats, "kind", "") == kind
+        )
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.pc.close()
+        with contextlib.suppress(Exception):
+            await self.handle.detach()
+
+
+async def publish(
+    client: JanusClient, room_id: int, room_token: str | None, display: str = "Điểm cầu 1"
+) -> Publisher:
+    """Join as a publisher and publish a test pattern plus (silent) Opus audio."""
+    handle = await client.attach(PLUGIN)
+    join: dict[str, Any] = {"request": "join", "ptype": "publisher", "room": room_id,
+                            "display": display}
+    if room_token is not None:
+        join["token"] = room_token
+    try:
+        joined = await handle.message(join)
+    except BaseException:
+        await handle.detach()
+        raise
+    pc = peer_connection()
+    audio = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    video = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    reply = await handle.message(
+        {"request": "publish", "display": display},
+        jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+    )
+    if reply.jsep is None:
+        raise JanusError(0, f"publish got no SDP answer: {reply.data}")
+    await pc.setRemoteDescription(RTCSessionDescription(reply.jsep["sdp"], reply.jsep["type"]))
+    await handle.next_event("webrtcup", timeout=15)
+    return Publisher(
+        handle=handle,
+        pc=pc,
+        participant_id=int(joined.data["id"]),
+        mids={"audio": str(audio.mid), "video": str(video.mid)},
+    )
+
+
+async def subscribe(client: JanusClient, room_id: int, feed: int, room_token: str) -> Subscriber:
+    """Subscribe to every stream of ``feed`` and count decoded frames per kind."""
+    handle = await client.attach(PLUGIN)
+    attached = await handle.message(
+        {"request": "join", "ptype": "subscriber", "room": room_id, "token": room_token,
+         "streams": [{"feed": feed}]}
+    )
+    if attached.jsep is None:
+        raise JanusError(0, f"subscriber join got no SDP offer: {attached.data}")
+    pc = peer_connection()
+    subscriber = Subscriber(handle=handle, pc=pc)
+
+    async def consume(track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                subscriber.frames[track.kind] += 1
+
+    @pc.on("track")  # type: ignore[misc]
+    def on_track(track: MediaStreamTrack) -> None:
+        subscriber.tasks.append(asyncio.create_task(consume(track)))
+
+    await pc.setRemoteDescription(RTCSessionDescription(attached.jsep["sdp"], attached.jsep["type"]))
+    await pc.setLocalDescription(await pc.createAnswer())
+    await handle.message(
+        {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}
+    )
+    await handle.next_event("webrtcup", timeout=15)
+    return subscriber

@@ -8,34 +8,22 @@ this machine.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import shutil
 import socket
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiortc import (
-    MediaStreamTrack,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 from diemcau.config import primary_ip
-from diemcau.media.client import JanusClient, JanusHandle
+from diemcau.media.client import JanusClient
 from diemcau.media.janusconfig import JanusConfig
 from diemcau.media.supervisor import JanusSupervisor
 from diemcau.media.tokens import sign_token
-from diemcau.media.videoroom import PLUGIN, RoomSpec, VideoRoomAdmin
+from diemcau.media.videoroom import VideoRoomAdmin
 
 JANUS_BINARY = "/usr/bin/janus"
 

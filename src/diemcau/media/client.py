@@ -18,6 +18,10 @@ If the WebSocket drops (Janus restarted), pending transactions fail with
 tells its reconnect listeners; old handles are gone and callers must attach again.
 """
 
+# Each Janus transaction has its own timeout (a reply that never comes must become
+# JanusTimeout and free its slot), so async methods take one.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -108,7 +112,9 @@ class JanusHandle:
         request: JsonObject = {"janus": "message", "body": dict(body)}
         if jsep is not None:
             request["jsep"] = dict(jsep)
-        reply = await self.client._handle_request(self, request, ack_is_final=False, timeout=timeout)
+        reply = await self.client._handle_request(
+            self, request, ack_is_final=False, timeout=timeout
+        )
         plugindata = reply.get("plugindata")
         data = plugindata.get("data") if isinstance(plugindata, Mapping) else None
         if not isinstance(data, dict):
@@ -263,9 +269,7 @@ class JanusClient:
     async def attach(self, plugin: str) -> JanusHandle:
         """Attach a handle to ``plugin`` (e.g. ``janus.plugin.videoroom``) in this session."""
         session_id = self._require_session()
-        reply = await self._request(
-            {"janus": "attach", "plugin": plugin, "session_id": session_id}
-        )
+        reply = await self._request({"janus": "attach", "plugin": plugin, "session_id": session_id})
         handle_id = _reply_id(reply)
         handle = JanusHandle(self, plugin, handle_id, session_id)
         self._handles[handle_id] = handle

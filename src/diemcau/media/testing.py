@@ -4,6 +4,9 @@ Needs the ``dev`` extra (aiortc); nothing in the web app imports this module. Pe
 STUN server, so all traffic stays between this machine's addresses and Janus.
 """
 
+# Timeouts are part of this API on purpose: a test waits "this long at most" for media.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -45,6 +48,7 @@ class Subscriber:
     pc: RTCPeerConnection
     frames: Counter[str] = field(default_factory=Counter)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def packets_received(self, kind: str) -> int:
         """RTP packets received so far on our inbound stream of ``kind``."""
@@ -56,9 +60,9 @@ class Subscriber:
         )
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.05)
+        """Wait until ``predicate`` (usually about ``frames``) holds after a decoded frame."""
+        async with asyncio.timeout(timeout), self.changed:
+            await self.changed.wait_for(predicate)
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -73,8 +77,12 @@ async def publish(
 ) -> Publisher:
     """Join as a publisher and publish a test pattern plus (silent) Opus audio."""
     handle = await client.attach(PLUGIN)
-    join: dict[str, Any] = {"request": "join", "ptype": "publisher", "room": room_id,
-                            "display": display}
+    join: dict[str, Any] = {
+        "request": "join",
+        "ptype": "publisher",
+        "room": room_id,
+        "display": display,
+    }
     if room_token is not None:
         join["token"] = room_token
     try:
@@ -106,8 +114,13 @@ async def subscribe(client: JanusClient, room_id: int, feed: int, room_token: st
     """Subscribe to every stream of ``feed`` and count decoded frames per kind."""
     handle = await client.attach(PLUGIN)
     attached = await handle.message(
-        {"request": "join", "ptype": "subscriber", "room": room_id, "token": room_token,
-         "streams": [{"feed": feed}]}
+        {
+            "request": "join",
+            "ptype": "subscriber",
+            "room": room_id,
+            "token": room_token,
+            "streams": [{"feed": feed}],
+        }
     )
     if attached.jsep is None:
         raise JanusError(0, f"subscriber join got no SDP offer: {attached.data}")
@@ -118,13 +131,17 @@ async def subscribe(client: JanusClient, room_id: int, feed: int, room_token: st
         with contextlib.suppress(MediaStreamError):
             while True:
                 await track.recv()
-                subscriber.frames[track.kind] += 1
+                async with subscriber.changed:
+                    subscriber.frames[track.kind] += 1
+                    subscriber.changed.notify_all()
 
-    @pc.on("track")  # type: ignore[misc]
+    @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         subscriber.tasks.append(asyncio.create_task(consume(track)))
 
-    await pc.setRemoteDescription(RTCSessionDescription(attached.jsep["sdp"], attached.jsep["type"]))
+    await pc.setRemoteDescription(
+        RTCSessionDescription(attached.jsep["sdp"], attached.jsep["type"])
+    )
     await pc.setLocalDescription(await pc.createAnswer())
     await handle.message(
         {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}

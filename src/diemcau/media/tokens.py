@@ -42,7 +42,9 @@ def sign_token(
     return f"{data}:{_signature(secret, data)}"
 
 
-def verify_token(secret: str, token: str, plugin: str | None = None, *, now: float | None = None) -> bool:
+def verify_token(
+    secret: str, token: str, plugin: str | None = None, *, now: float | None = None
+) -> bool:
     """Check a token as Janus would; for tests and for diagnosing a refused browser."""
     data, sep, signature = token.partition(":")
     if not sep or ":" in signature:

@@ -77,7 +77,9 @@ class VideoRoomAdmin:
     and with it the handle, is gone).
     """
 
-    def __init__(self, client: JanusClient, admin_key: str, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, client: JanusClient, admin_key: str, *, timeout: float | None = None
+    ) -> None:
         self.client = client
         self.admin_key = admin_key
         self.timeout = timeout
@@ -89,7 +91,7 @@ class VideoRoomAdmin:
             await handle.detach()
 
     async def create_room(self, spec: RoomSpec) -> int:
-        """Create the room; raise ``RoomExists`` if the id is taken, ``Unauthorized`` on a bad key."""
+        """Create the room; ``RoomExists`` if the id is taken, ``Unauthorized`` on a bad key."""
         body: dict[str, Any] = {
             "request": "create",
             "admin_key": self.admin_key,
@@ -136,9 +138,14 @@ class VideoRoomAdmin:
         ``add``/``remove`` change the list, ``enable``/``disable`` switch checking on/off.
         """
         if action not in ("enable", "disable", "add", "remove"):
-            raise ValueError(f"action must be in ['enable', 'disable', 'add', 'remove'] (got {action!r})")
+            raise ValueError(
+                f"action must be in ['enable', 'disable', 'add', 'remove'] (got {action!r})"
+            )
         body: dict[str, Any] = {
-            "request": "allowed", "room": room_id, "secret": secret, "action": action
+            "request": "allowed",
+            "room": room_id,
+            "secret": secret,
+            "action": action,
         }
         if action in ("add", "remove"):
             body["allowed"] = list(tokens)
@@ -214,4 +221,3 @@ def _int(data: Mapping[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise JanusError(0, f"expected an integer {key!r} in VideoRoom reply, got {value!r}")
     return value
-

@@ -177,7 +177,7 @@ class FieldChange:
 
     @property
     def label(self) -> str:
-        return str(Site._meta.get_field(self.field).verbose_name)
+        return str(getattr(Site._meta.get_field(self.field), "verbose_name", self.field))
 
     def old_display(self) -> str:
         return display_value(self.old)
@@ -354,9 +354,7 @@ def _xlsx_cell(value: Any) -> str:
 
 def read_csv(data: bytes) -> Table:
     if b"\x00" in data[:4096]:
-        raise FileRejected(
-            _("This file is not text: save the sheet as “CSV UTF-8” or as XLSX.")
-        )
+        raise FileRejected(_("This file is not text: save the sheet as “CSV UTF-8” or as XLSX."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -372,9 +370,7 @@ def read_csv(data: bytes) -> Table:
     try:
         return _table_from_rows(reader)
     except csv.Error as exc:
-        raise FileRejected(
-            _("The CSV file is malformed: %(error)s") % {"error": str(exc)}
-        ) from exc
+        raise FileRejected(_("The CSV file is malformed: %(error)s") % {"error": str(exc)}) from exc
 
 
 def detect_delimiter(text: str) -> str:
@@ -588,7 +584,7 @@ class _RowChecker:
 
 
 def check_rows(table: Table, problems: list[ImportProblem]) -> list[SiteRow]:
-    """Convert every row; add each problem to `problems`. Returns only the valid rows."""
+    """Convert every row; add each problem to `problems` (a bad cell becomes a default)."""
     present = frozenset(c for c in OPTIONAL_COLUMNS if c in table.columns)
     result: list[SiteRow] = []
     for number, cells in table.rows:
@@ -621,8 +617,9 @@ def check_rows(table: Table, problems: list[ImportProblem]) -> list[SiteRow]:
         )
         if site_row.unit and site_row.parent_unit == site_row.unit:
             check.fail("parent_unit", _("A unit cannot be its own parent."))
-        if not check.failed:
-            result.append(site_row)
+        # Rows with problems still take part in the unit-tree and main-site checks, so
+        # that one pass reports everything wrong with the file.
+        result.append(site_row)
     return result
 
 
@@ -648,20 +645,20 @@ def _check_duplicate_codes(table: Table, problems: list[ImportProblem]) -> None:
             first_row[key] = number
 
 
-def _plan_units(
-    rows: list[SiteRow], plan: ImportPlan, existing: dict[str, Unit]
-) -> None:
+def _plan_units(rows: list[SiteRow], plan: ImportPlan, existing: dict[str, Unit]) -> None:
     """Check the unit tree the file describes against the database; plan new/moved units."""
+    before = len(plan.problems)
     existing_parent = {
         name: (unit.parent.name if unit.parent_id and unit.parent else "")
         for name, unit in existing.items()
     }
     stated: dict[str, tuple[str, int]] = {}  # unit → (parent named in the file, first row)
     in_file: set[str] = set()
+    rows = [r for r in rows if r.unit]
     for row in rows:
         in_file.add(row.unit)
-        if not row.parent_unit:
-            continue
+        if not row.parent_unit or row.parent_unit == row.unit:
+            continue  # a unit named as its own parent is already reported by check_rows
         earlier = stated.get(row.unit)
         if earlier is None:
             stated[row.unit] = (row.parent_unit, row.row)
@@ -697,7 +694,7 @@ def _plan_units(
                     ),
                 )
             )
-    if plan.problems:
+    if len(plan.problems) > before:
         return
 
     # The tree after the import: existing parents, overridden by what the file states.
@@ -726,7 +723,7 @@ def _plan_units(
                 break
             seen.add(current)
             current = final_parent.get(current, "")
-    if plan.problems:
+    if len(plan.problems) > before:
         return
 
     # New units in an order where each parent comes before its children.
@@ -745,9 +742,7 @@ def _plan_units(
             )
 
 
-def _check_main_sites(
-    rows: list[SiteRow], existing: dict[str, Site], plan: ImportPlan
-) -> None:
+def _check_main_sites(rows: list[SiteRow], existing: dict[str, Site], plan: ImportPlan) -> None:
     """At most one active main site after the import, counting sites not in the file."""
     in_file = {r.code.lower() for r in rows}
     others = [
@@ -794,15 +789,8 @@ def _site_changes(row: SiteRow, site: Site, unit_names: dict[int, str]) -> list[
     return changes
 
 
-def plan_rows(rows: list[SiteRow], plan: ImportPlan) -> None:
-    """Compare valid rows with the database (reads only) and fill in the plan."""
-    units = {u.name: u for u in Unit.objects.select_related("parent")}
-    unit_names = {u.pk: u.name for u in units.values()}
-    sites = {s.code.lower(): s for s in Site.objects.all()}
-    _plan_units(rows, plan, units)
-    _check_main_sites(rows, sites, plan)
-    if plan.problems:
-        return
+def _plan_sites(rows: list[SiteRow], sites: dict[str, Site], plan: ImportPlan) -> None:
+    unit_names = dict(Unit.objects.values_list("pk", "name"))
     for row in rows:
         site = sites.get(row.code.lower())
         if site is None:
@@ -823,8 +811,16 @@ def plan_rows(rows: list[SiteRow], plan: ImportPlan) -> None:
     plan.rows = rows
 
 
+def _problem_order(problem: ImportProblem) -> tuple[int, int]:
+    column = KNOWN_COLUMNS.index(problem.column) if problem.column in KNOWN_COLUMNS else 99
+    return (problem.row or 0, column)
+
+
 def build_plan(data: bytes, filename: str) -> ImportPlan:
-    """Read and check the whole file; return the plan (with `problems` if it must not run)."""
+    """Read and check the whole file; return the plan (with `problems` if it must not run).
+
+    Reads units and sites from the database but never writes.
+    """
     plan = ImportPlan(filename=filename)
     try:
         table = read_table(data, filename)
@@ -832,14 +828,19 @@ def build_plan(data: bytes, filename: str) -> ImportPlan:
         plan.problems.append(exc.problem)
         return plan
     for name in table.ignored_columns:
-        plan.warnings.append(_("Column “%(column)s” is not used and was ignored.") % {"column": name})
+        plan.warnings.append(
+            _("Column “%(column)s” is not used and was ignored.") % {"column": name}
+        )
     _check_duplicate_codes(table, plan.problems)
     rows = check_rows(table, plan.problems)
+    units = {u.name: u for u in Unit.objects.select_related("parent")}
+    sites = {s.code.lower(): s for s in Site.objects.all()}
+    _plan_units(rows, plan, units)
+    _check_main_sites(rows, sites, plan)
     if plan.problems:
-        # Row problems first; tree and main-site checks need every row to be readable.
-        plan.problems.sort(key=lambda p: (p.row or 0, KNOWN_COLUMNS.index(p.column)
-                                          if p.column in KNOWN_COLUMNS else 99))
+        plan.problems.sort(key=_problem_order)
+        plan.new_units.clear()
+        plan.moved_units.clear()
         return plan
-    plan_rows(rows, plan)
-    plan.problems.sort(key=lambda p: p.row or 0)
+    _plan_sites(rows, sites, plan)
     return plan

@@ -58,9 +58,7 @@ site_code_validator = RegexValidator(
 class Site(models.Model):
     """A meeting room with equipment that joins meetings as one endpoint (điểm cầu)."""
 
-    code = models.CharField(
-        _("code"), max_length=32, unique=True, validators=[site_code_validator]
-    )
+    code = models.CharField(_("code"), max_length=32, unique=True, validators=[site_code_validator])
     name = models.CharField(_("name"), max_length=200)
     unit = models.ForeignKey(
         Unit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="sites"
@@ -111,15 +109,11 @@ class Site(models.Model):
         super().clean()
         if self.kind != SiteKind.MAIN or not self.active or settings.ALLOW_MULTIPLE_MAIN_SITES:
             return
-        other = (
-            Site.objects.filter(kind=SiteKind.MAIN, active=True).exclude(pk=self.pk).first()
-        )
+        other = Site.objects.filter(kind=SiteKind.MAIN, active=True).exclude(pk=self.pk).first()
         if other is not None:
             raise ValidationError(
                 {
-                    "kind": _(
-                        "%(code)s is already the active main site; only one is allowed."
-                    )
+                    "kind": _("%(code)s is already the active main site; only one is allowed.")
                     % {"code": other.code}
                 }
             )

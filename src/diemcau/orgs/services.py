@@ -90,15 +90,15 @@ def _write(plan: ImportPlan) -> ImportResult:
 
     rows = {r.row: r for r in plan.rows}
     sites = {s.code.lower(): s for s in Site.objects.select_for_update()}
-    for planned in plan.sites:
-        row = rows[planned.row]
-        if planned.action == Action.CREATE:
+    for planned_site in plan.sites:
+        row = rows[planned_site.row]
+        if planned_site.action == Action.CREATE:
             site = Site(code=row.code)
-            _copy(row, site, units, row.columns | {"name"})
+            _copy(row, site, units, row.columns)
             site.save()
-        elif planned.action == Action.UPDATE:
+        elif planned_site.action == Action.UPDATE:
             site = sites[row.code.lower()]
-            changed = {c.field for c in planned.changes}
+            changed = {c.field for c in planned_site.changes}
             _copy(row, site, units, changed)
             site.save(update_fields=[*sorted(changed), "updated_at"])
     return ImportResult(
@@ -111,7 +111,9 @@ def _write(plan: ImportPlan) -> ImportResult:
     )
 
 
-def _copy(row: SiteRow, site: Site, units: dict[str, Unit], only: set[str] | frozenset[str]) -> None:
+def _copy(
+    row: SiteRow, site: Site, units: dict[str, Unit], only: set[str] | frozenset[str]
+) -> None:
     site.unit = units[row.unit]
     site.name = row.name
     site.kind = row.kind

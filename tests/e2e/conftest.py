@@ -1,0 +1,110 @@
+"""A real installation for browser tests: `diemcau serve` (embedded Janus + web app) in a
+subprocess with its own data folder, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Installation:
+    url: str
+    data_dir: Path
+    passwords: dict[str, str]
+    env: dict[str, str]
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "diemcau", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+
+
+@pytest.fixture(scope="session")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        DIEMCAU_DATA_DIR=str(data_dir),
+        DIEMCAU_JANUS_WS_PORT=str(_free_port()),
+        DIEMCAU_RTP_PORTS="41000-41999",
+        PYTHONUNBUFFERED="1",
+    )
+    port = _free_port()
+    inst = Installation(url=f"http://127.0.0.1:{port}", data_dir=data_dir, passwords={}, env=env)
+    inst.manage("migrate", "--noinput", "-v", "0")
+    demo = inst.manage("demo")
+    for name, password in re.findall(r"^\s+(\S+)\s+(\S+)\s+.+$", demo, flags=re.M):
+        inst.passwords[name] = password
+    log = (data_dir / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diemcau", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(inst.url + "/accounts/login/", timeout=2)  # noqa: S310
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise RuntimeError(
+                    "diemcau serve did not come up:\n" + (data_dir / "serve.log").read_text()
+                ) from None
+            time.sleep(0.3)
+    yield inst
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -12,6 +14,12 @@ from django.utils import timezone
 from diemcau.accounts.models import Role, User
 from diemcau.meetings.models import Meeting
 from diemcau.orgs.models import Site, SiteKind, Unit
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
+    """Uploaded files go to a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "files"
 
 
 @dataclass

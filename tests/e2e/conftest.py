@@ -63,7 +63,7 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
     env.update(
         DIEMCAU_DATA_DIR=str(data_dir),
         DIEMCAU_JANUS_WS_PORT=str(_free_port()),
-        DIEMCAU_RTP_PORTS="41000-41999",
+        DIEMCAU_RTP_PORTS="44000-44999",
         PYTHONUNBUFFERED="1",
     )
     port = _free_port()

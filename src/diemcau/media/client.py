@@ -169,7 +169,13 @@ class JanusHandle:
     async def _deliver(self, event: JanusEvent) -> None:
         self.events.put_nowait(event)
         for listener in list(self.listeners):
-            await _call(listener, event)
+            try:
+                await _call(listener, event)
+            except Exception:
+                # Listeners run on the reader task; one failing must not stop reading.
+                log.exception(
+                    "listener %r failed on %s for handle %s", listener, event.kind, self.handle_id
+                )
 
 
 class JanusClient:
@@ -375,7 +381,10 @@ class JanusClient:
                     log.warning("Janus sent invalid JSON: %.200r", raw)
                     continue
                 if isinstance(message, dict):
-                    await self._dispatch(message)
+                    try:
+                        await self._dispatch(message)
+                    except Exception:
+                        log.exception("cannot dispatch Janus message %.300r", message)
         except ConnectionClosed:
             pass
         if ws is not self._ws or self._closing:
@@ -432,7 +441,12 @@ class JanusClient:
                 log.info("keepalive for session %s failed: %s", session_id, exc)
                 return
             except JanusError as exc:
+                # Typically 458: Janus timed the session out (we were stalled too long).
+                # Dropping the socket makes the reader start a reconnect with a new session.
                 log.warning("Janus refused keepalive for session %s: %s", session_id, exc)
+                ws = self._ws
+                if ws is not None and self.session_id == session_id:
+                    await ws.close()
                 return
 
     async def _dispatch(self, message: JsonObject) -> None:

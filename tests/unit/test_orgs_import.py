@@ -164,7 +164,8 @@ def test_excel_semicolon_csv_with_decimal_commas_is_read(db: None) -> None:
     header = HEADER.replace(",", ";")
     rows = [
         "HQ;Điểm cầu chính;Công đoàn Cao su Việt Nam;;main;TP. Hồ Chí Minh;VN;10,7790;106,6880;40",
-        "CSDN;Cao su Đồng Nai, Biên Hòa;CĐ Đồng Nai;Công đoàn Cao su Việt Nam;branch;;VN;10,9;107,2;30",
+        "CSDN;Cao su Đồng Nai, Biên Hòa;CĐ Đồng Nai;Công đoàn Cao su Việt Nam;branch;;VN;"
+        "10,9;107,2;30",
     ]
     data = b"\xef\xbb\xbf" + ("\r\n".join([header, *rows]) + "\r\n").encode()
 

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from diemcau.orgs.models import Site, SiteKind
 
-SIZE = 800.0  # the longer side of the drawing area, in SVG units
+SIZE = 800.0  # the longer side of the drawing area, in SVG units (labels are ~13)
 MARGIN = 36.0  # room for the degree labels
 # Dot colours by kind; the legend in the template uses the same values.
 KIND_COLOURS: dict[str, str] = {SiteKind.MAIN: "#b3261e", SiteKind.BRANCH: "#0b4f8a"}
@@ -55,6 +55,7 @@ class SiteMap:
     points: list[MapPoint]
     lines: list[GridLine]
     without_coordinates: int
+    legend: list[tuple[str, str]]  # (kind label, colour)
 
 
 def _fmt(value: float) -> str:
@@ -69,13 +70,26 @@ def _step(span: float) -> int:
     return 45
 
 
+def coordinates_label(site: Site) -> str:
+    """10,779°N · 106,688°E in Vietnamese (decimal comma), without trailing zeros."""
+    if site.latitude is None or site.longitude is None:
+        return "—"
+    lat, lon = site.latitude.normalize(), site.longitude.normalize()
+    return "{}°{} · {}°{}".format(
+        formats.localize(abs(lat), use_l10n=True),
+        "N" if lat >= 0 else "S",
+        formats.localize(abs(lon), use_l10n=True),
+        "E" if lon >= 0 else "W",
+    )
+
+
 def degree_label(value: int, positive: str, negative: str) -> str:
     if value == 0:
         return "0°"
     return f"{abs(value)}°{positive if value > 0 else negative}"
 
 
-def build_map(sites: Iterable[Site]) -> SiteMap | None:
+def build_map(sites: Iterable[Site], size: float = SIZE) -> SiteMap | None:
     """The map of the sites that have coordinates, or None if none has."""
     located: list[tuple[Site, float, float]] = []
     missing = 0
@@ -96,7 +110,7 @@ def build_map(sites: Iterable[Site]) -> SiteMap | None:
     west = max(-180, math.floor((min(lons) - step / 2) / step) * step)
     east = min(180, math.ceil((max(lons) + step / 2) / step) * step)
     stretch = max(math.cos(math.radians((north + south) / 2)), 0.2)
-    scale = SIZE / max((east - west) * stretch, north - south)
+    scale = size / max((east - west) * stretch, north - south)
     inner_w = (east - west) * stretch * scale
     inner_h = (north - south) * scale
 
@@ -163,4 +177,5 @@ def build_map(sites: Iterable[Site]) -> SiteMap | None:
         points=points,
         lines=lines,
         without_coordinates=missing,
+        legend=[(str(label), KIND_COLOURS[value]) for value, label in SiteKind.choices],
     )

@@ -18,8 +18,8 @@ from diemcau.accounts.permissions import can_import_sites, can_view_site, is_hq_
 from diemcau.orgs import selectors, uploads
 from diemcau.orgs.forms import SiteFilterForm, SiteImportForm, import_max_bytes
 from diemcau.orgs.importer import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ImportPlan
-from diemcau.orgs.maps import KIND_COLOURS, build_map
-from diemcau.orgs.models import Site, SiteKind
+from diemcau.orgs.maps import build_map, coordinates_label
+from diemcau.orgs.models import Site
 from diemcau.orgs.services import ImportRejected, apply_import, preview_import
 
 
@@ -39,7 +39,6 @@ def site_list(request: HttpRequest) -> HttpResponse:
             "total_sites": totals["count"],
             "total_delegates": totals["delegates"] or 0,
             "site_map": build_map(site_rows),
-            "kind_colours": [(label, KIND_COLOURS[value]) for value, label in SiteKind.choices],
             "can_import": can_import_sites(request.user),
         },
     )
@@ -54,7 +53,12 @@ def site_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "orgs/site_detail.html",
-        {"site": site, "site_map": build_map([site]), "is_hq": is_hq_staff(request.user)},
+        {
+            "site": site,
+            "coordinates": coordinates_label(site),
+            "site_map": build_map([site], size=360),
+            "is_hq": is_hq_staff(request.user),
+        },
     )
 
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 import diemcau.orgs
 from diemcau.orgs.models import Site, Unit
 
 SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    # Messages are checked in the English source text; Vietnamese comes later from a .po file.
+    with translation.override("en"):
+        yield
 
 
 def run(*args: str) -> tuple[str, str]:

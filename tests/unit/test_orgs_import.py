@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
+from django.utils import translation
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 import diemcau.orgs
@@ -22,6 +23,13 @@ HQ_ROW = "HQ,Điểm cầu chính,Công đoàn Cao su Việt Nam,,main,TP. Hồ 
 DN_ROW = (
     "CSDN,Cao su Đồng Nai,CĐ Đồng Nai,Công đoàn Cao su Việt Nam,branch,Đồng Nai,VN,10.9,107.2,30"
 )
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    # Messages are checked in the English source text; Vietnamese comes later from a .po file.
+    with translation.override("en"):
+        yield
 
 
 def csv_file(*rows: str, header: str = HEADER) -> bytes:

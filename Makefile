@@ -64,8 +64,11 @@ test: deps-test messages ## install the same, then run the whole suite (SQLite, 
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
+# Browser tests run on their own: Playwright's sync API keeps an event loop running in the
+# main thread, which the asyncio tests of the same process cannot share.
 test-sqlite:
-	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q
+	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/unit tests/integration
+	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/e2e
 
 # PostgreSQL where a server is reachable: everything that touches the database again.
 test-postgres:

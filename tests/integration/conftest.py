@@ -37,7 +37,7 @@ def free_port(ip: str) -> int:
 def make_config(folder: Path, *, rtp_base: int) -> JanusConfig:
     ip = primary_ip()
     if ip.startswith("127."):
-        pytest.skip("no non-loopback IPv4 address: Janus cannot offer ICE candidates")
+        pytest.fail("no non-loopback IPv4 address: Janus cannot offer ICE candidates")
     return JanusConfig(
         folder=folder,
         ip=ip,
@@ -53,7 +53,7 @@ def make_config(folder: Path, *, rtp_base: int) -> JanusConfig:
 @pytest.fixture(scope="session")
 def janus_available() -> None:
     if shutil.which(JANUS_BINARY) is None:
-        pytest.skip(f"{JANUS_BINARY} is not installed")
+        pytest.fail(f"{JANUS_BINARY} is not installed: run `make deps`")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -1,0 +1,102 @@
+"""The web app's meeting services against a real Janus: rooms follow the meeting's life."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from diemcau.config import JanusSettings
+from diemcau.live import rooms
+from diemcau.media.client import JanusClient
+from diemcau.media.errors import RoomUnauthorized
+from diemcau.media.supervisor import JanusSupervisor
+from diemcau.media.testing import publish
+from diemcau.media.tokens import sign_token
+from diemcau.meetings import services
+from diemcau.meetings.models import Meeting, MeetingStatus
+
+pytestmark = pytest.mark.janus
+
+
+@pytest.fixture
+def janus_settings(settings: Any, janus: JanusSupervisor) -> JanusSettings:
+    config = janus.config
+    settings.JANUS = JanusSettings(
+        url=config.ws_url,
+        admin_key=config.admin_key,
+        token_auth_secret=config.token_auth_secret,
+        admin_secret=config.admin_secret,
+        embedded=False,
+        public_url=config.ws_url,
+    )
+    return settings.JANUS  # type: ignore[no-any-return]
+
+
+def test_starting_a_meeting_creates_its_room_and_ending_destroys_it(
+    meeting: Meeting, janus_settings: JanusSettings
+) -> None:
+    started = services.start_meeting(meeting)
+    assert started.status == MeetingStatus.LIVE and started.janus_room is not None
+    room = started.janus_room
+    assert rooms.room_exists(room)
+    services.end_meeting(started)
+    assert not rooms.room_exists(room)
+    started.refresh_from_db()
+    assert started.status == MeetingStatus.ENDED and started.janus_room is None
+
+
+def test_unreachable_janus_leaves_the_meeting_scheduled(meeting: Meeting, settings: Any) -> None:
+    settings.JANUS = JanusSettings(
+        url="ws://127.0.0.1:9", admin_key="k" * 32, token_auth_secret="t" * 32,
+        admin_secret="a" * 32, embedded=False, public_url="ws://127.0.0.1:9",
+    )
+    with pytest.raises(rooms.MediaUnavailable):
+        services.start_meeting(meeting)
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.SCHEDULED and meeting.janus_room is None
+
+
+def test_wrong_admin_key_is_reported_and_nothing_changes(
+    meeting: Meeting, janus_settings: JanusSettings, settings: Any
+) -> None:
+    settings.JANUS = JanusSettings(**{**janus_settings.__dict__, "admin_key": "x" * 40})
+    with pytest.raises(rooms.MediaUnavailable, match="433"):
+        services.start_meeting(meeting)
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.SCHEDULED
+
+
+def test_room_lost_by_janus_is_restored_with_the_same_id_and_secret(
+    meeting: Meeting, janus_settings: JanusSettings
+) -> None:
+    started = services.start_meeting(meeting)
+    assert started.janus_room is not None
+    rooms.destroy_room(started.janus_room, started.janus_room_secret)  # as if Janus restarted
+    assert services.restore_live_rooms() == [started.pk]
+    assert rooms.room_exists(started.janus_room)
+    assert services.restore_live_rooms() == []
+    services.end_meeting(started)  # the secret still works: the restored room is destroyed
+    assert not rooms.room_exists(started.janus_room)
+
+
+def test_participant_access_joins_only_with_its_own_tokens(
+    meeting: Meeting, janus_settings: JanusSettings
+) -> None:
+    started = services.start_meeting(meeting)
+    assert started.janus_room is not None
+    access = rooms.grant_access(started.janus_room, started.janus_room_secret)
+
+    async def join(core_token: str, room_token: str | None) -> None:
+        async with JanusClient(access.janus_url, token=core_token, reconnect=False) as client:
+            publisher = await publish(client, access.room_id, room_token)
+            await publisher.close()
+
+    asyncio.run(join(access.core_token, access.room_token))
+    with pytest.raises(RoomUnauthorized):
+        asyncio.run(join(access.core_token, "not-issued"))
+    # A core token signed with another secret cannot even open a session.
+    with pytest.raises(Exception, match="403|nauthori"):
+        asyncio.run(join(sign_token("another-secret-of-enough-length"), access.room_token))
+    services.end_meeting(started)

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.test import Client
-from django.urls import include, path, reverse
+from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 import diemcau.orgs
@@ -21,22 +19,6 @@ SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
 MakeUser = Callable[..., User]
 
 
-def _stub(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("")
-
-
-# The meetings and live apps are written in parallel with this one; base.html links to
-# `home` and `meetings:list`, so these tests mount the orgs pages exactly as the project
-# does (under /orgs/) with stand-ins for those two links, and stay independent of them.
-urlpatterns = [
-    path("", _stub, name="home"),
-    path("accounts/", include("diemcau.accounts.urls")),
-    path("orgs/", include("diemcau.orgs.urls")),
-    path("meetings/", include(([path("", _stub, name="list")], "meetings"))),
-    path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/", admin.site.urls),
-]
-pytestmark = pytest.mark.urls(__name__)
 
 
 @pytest.fixture

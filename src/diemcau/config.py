@@ -42,6 +42,7 @@ def data_dir() -> Path:
 def load_secrets(folder: Path | None = None) -> dict[str, str]:
     """Read `secrets.json`, generating any secret that is missing (file mode 0600)."""
     folder = folder or data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "secrets.json"
     values: dict[str, str] = {}
     if path.exists():

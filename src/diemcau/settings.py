@@ -143,7 +143,7 @@ FORMAT_MODULE_PATH = ["diemcau.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATICFILES_DIRS: list[tuple[str, Path] | Path] = []
+STATICFILES_DIRS: list[tuple[str, Path] | Path] = [BASE_DIR / "static"]
 for _prefix, _path in (
     ("vendor/janus", Path("/usr/share/javascript/janus-gateway")),
     ("vendor/adapter", Path("/usr/share/javascript/webrtc-adapter")),

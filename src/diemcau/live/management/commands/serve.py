@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 host=host,
                 port=port,
                 lifespan="off",
-                ws="websockets",
+                ws="auto",
                 log_level="info",
                 proxy_headers=True,
             )

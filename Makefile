@@ -51,7 +51,7 @@ deps: $(VENV)/.deps ## install Debian packages and the virtualenv (what `run` ne
 deps-test: $(VENV)/.deps $(VENV)/.apt-test ## also install what the tests need (Chromium)
 
 messages: $(VENV)/.deps ## compile the translations (.po → .mo)
-	@cd src/diemcau && ../../$(PY) -m django compilemessages -v 0 --settings=diemcau.settings
+	@if [ -d src/diemcau/locale ]; then $(VENV)/bin/diemcau compilemessages -v 0; fi
 
 # --- the two commands ---------------------------------------------------------------
 

@@ -38,8 +38,12 @@ def org(db: None) -> Org:
     main = Site.objects.create(
         code="HQ", name="Điểm cầu chính", unit=hq, kind=SiteKind.MAIN, expected_delegates=40
     )
-    site_a = Site.objects.create(code="CSDN", name="Cao su Đồng Nai", unit=corp, expected_delegates=30)
-    site_b = Site.objects.create(code="CSDT", name="Cao su Dầu Tiếng", unit=hq, expected_delegates=25)
+    site_a = Site.objects.create(
+        code="CSDN", name="Cao su Đồng Nai", unit=corp, expected_delegates=30
+    )
+    site_b = Site.objects.create(
+        code="CSDT", name="Cao su Dầu Tiếng", unit=hq, expected_delegates=25
+    )
     return Org(hq=hq, corp=corp, main=main, site_a=site_a, site_b=site_b)
 
 
@@ -63,5 +67,10 @@ def meeting(org: Org) -> Meeting:
     from diemcau.meetings.services import save_meeting
 
     start = timezone.now() + timedelta(hours=1)
-    m = Meeting(title="Hội nghị thông báo nhanh", start=start, end=start + timedelta(hours=2), main_site=org.main)
+    m = Meeting(
+        title="Hội nghị thông báo nhanh",
+        start=start,
+        end=start + timedelta(hours=2),
+        main_site=org.main,
+    )
     return save_meeting(m, sites={org.site_a, org.site_b}, agenda=None, by=None)

@@ -80,9 +80,7 @@ TEMPLATES = [
 
 _DEFAULT_DB = f"sqlite:///{DATA_DIR / 'diemcau.sqlite3'}"
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or _DEFAULT_DB, conn_max_age=0
-    ),
+    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _DEFAULT_DB, conn_max_age=0),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web app read while a long import writes; busy timeout rides out locks.

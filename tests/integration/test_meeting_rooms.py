@@ -31,7 +31,7 @@ def janus_settings(settings: Any, janus: JanusSupervisor) -> JanusSettings:
         embedded=False,
         public_url=config.ws_url,
     )
-    return settings.JANUS  # type: ignore[no-any-return]
+    return settings.JANUS
 
 
 def test_starting_a_meeting_creates_its_room_and_ending_destroys_it(
@@ -49,8 +49,12 @@ def test_starting_a_meeting_creates_its_room_and_ending_destroys_it(
 
 def test_unreachable_janus_leaves_the_meeting_scheduled(meeting: Meeting, settings: Any) -> None:
     settings.JANUS = JanusSettings(
-        url="ws://127.0.0.1:9", admin_key="k" * 32, token_auth_secret="t" * 32,
-        admin_secret="a" * 32, embedded=False, public_url="ws://127.0.0.1:9",
+        url="ws://127.0.0.1:9",
+        admin_key="k" * 32,
+        token_auth_secret="t" * 32,
+        admin_secret="a" * 32,
+        embedded=False,
+        public_url="ws://127.0.0.1:9",
     )
     with pytest.raises(rooms.MediaUnavailable):
         services.start_meeting(meeting)
@@ -97,6 +101,6 @@ def test_participant_access_joins_only_with_its_own_tokens(
     with pytest.raises(RoomUnauthorized):
         asyncio.run(join(access.core_token, "not-issued"))
     # A core token signed with another secret cannot even open a session.
-    with pytest.raises(Exception, match="403|nauthori"):
+    with pytest.raises(Exception, match=r"403|nauthori"):
         asyncio.run(join(sign_token("another-secret-of-enough-length"), access.room_token))
     services.end_meeting(started)

@@ -42,7 +42,9 @@ def test_account_is_locked_after_repeated_failures(
     assert "_auth_user_id" not in client.session
 
 
-def test_lock_expires_after_the_window(client: Client, make_user: MakeUser, settings: object) -> None:
+def test_lock_expires_after_the_window(
+    client: Client, make_user: MakeUser, settings: object
+) -> None:
     settings.LOGIN_MAX_FAILURES = 2  # type: ignore[attr-defined]
     user = make_user(Role.CHAIR)
     for _ in range(2):

@@ -25,7 +25,9 @@ def test_join_link_opens_the_room_page_for_its_site(client: Client, meeting: Mee
 
 def test_join_link_for_other_site_is_refused(client: Client, meeting: Meeting) -> None:
     token = joinlinks.make_token(_invitation(meeting, "CSDN"))
-    url = reverse("live:join", kwargs={"meeting_id": meeting.pk, "site_code": "CSDT", "token": token})
+    url = reverse(
+        "live:join", kwargs={"meeting_id": meeting.pk, "site_code": "CSDT", "token": token}
+    )
     response = client.get(url)
     assert response.status_code == 403
     with pytest.raises(joinlinks.JoinLinkError) as err:

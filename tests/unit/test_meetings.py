@@ -127,8 +127,8 @@ def test_site_operator_sees_only_its_own_join_link(
 ) -> None:
     client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
     page = client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
-    assert "/join/%d/CSDN/" % meeting.pk in page
-    assert "/join/%d/CSDT/" % meeting.pk not in page
+    assert f"/join/{meeting.pk}/CSDN/" in page
+    assert f"/join/{meeting.pk}/CSDT/" not in page
     assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDT"])).status_code == 403
     assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDN"])).status_code == 200
 

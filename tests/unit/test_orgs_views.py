@@ -19,8 +19,6 @@ SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
 MakeUser = Callable[..., User]
 
 
-
-
 @pytest.fixture
 def sites(db: None) -> dict[str, Site]:
     hq = Unit.objects.create(name="Công đoàn Cao su Việt Nam")

@@ -6,11 +6,11 @@ from diemcau.accounts.models import LoginFailure, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     list_display = ("username", "get_full_name", "role", "site", "is_active", "last_login")
     list_filter = ("role", "is_active", "site__unit")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Role"), {"fields": ("role", "site")}),
     )
     add_fieldsets = (
@@ -20,6 +20,6 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(LoginFailure)
-class LoginFailureAdmin(admin.ModelAdmin):
+class LoginFailureAdmin(admin.ModelAdmin[LoginFailure]):
     list_display = ("username", "ip", "at")
     search_fields = ("username",)

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from diemcau.meetings.models import Invitation, MeetingStatus
 
@@ -65,11 +65,15 @@ def verify(token: str, meeting_id: int, site_code: str, now: datetime | None = N
     except signing.BadSignature as exc:
         raise JoinLinkError(
             "bad_signature",
-            _("This join link is damaged or was not issued by this server. Ask HQ for the link again."),
+            _(
+                "This join link is damaged or was not issued by this server. "
+                "Ask HQ for the link again."
+            ),
         ) from exc
     if not isinstance(payload, dict) or payload.get("m") != meeting_id:
         raise JoinLinkError(
-            "wrong_meeting", _("This join link belongs to another meeting. Ask HQ for this meeting's link.")
+            "wrong_meeting",
+            _("This join link belongs to another meeting. Ask HQ for this meeting's link."),
         )
     invitation = (
         Invitation.objects.select_related("meeting", "site", "meeting__main_site")
@@ -78,11 +82,13 @@ def verify(token: str, meeting_id: int, site_code: str, now: datetime | None = N
     )
     if invitation is None or payload.get("s") != invitation.site_id:
         raise JoinLinkError(
-            "wrong_site", _("This join link belongs to another site. Use the link sent to your site.")
+            "wrong_site",
+            _("This join link belongs to another site. Use the link sent to your site."),
         )
     if payload.get("n") != invitation.nonce:
         raise JoinLinkError(
-            "revoked", _("This join link has been replaced by a newer one. Ask HQ for the current link.")
+            "revoked",
+            _("This join link has been replaced by a newer one. Ask HQ for the current link."),
         )
     now = now or timezone.now()
     if now.timestamp() > float(payload.get("e", 0)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -19,8 +18,6 @@ from diemcau.media.client import JanusClient
 from diemcau.media.errors import JanusError, MediaError, NoSuchRoom
 from diemcau.media.tokens import sign_token
 from diemcau.media.videoroom import RoomSpec, VideoRoomAdmin
-
-T = TypeVar("T")
 
 # Room ids fit in JavaScript's safe integers (janus.js passes them as numbers).
 _ROOM_ID_MAX = 2**53 - 1
@@ -50,7 +47,7 @@ def _server_token() -> str:
     return sign_token(settings.JANUS.token_auth_secret, ttl_seconds=300)
 
 
-async def _with_admin(call: Callable[[VideoRoomAdmin], Awaitable[T]]) -> T:
+async def _with_admin[T](call: Callable[[VideoRoomAdmin], Awaitable[T]]) -> T:
     client = JanusClient(settings.JANUS.url, token=_server_token, reconnect=False)
     try:
         await client.connect()

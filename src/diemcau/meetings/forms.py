@@ -31,7 +31,9 @@ class MeetingForm(forms.ModelForm[Meeting]):
         label=_l("Agenda"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_l("One item per line: title | presenter | minutes (presenter and minutes optional)."),
+        help_text=_l(
+            "One item per line: title | presenter | minutes (presenter and minutes optional)."
+        ),
     )
 
     class Meta:
@@ -83,7 +85,9 @@ class MeetingForm(forms.ModelForm[Meeting]):
                 minutes = int(parts[2])
             if not parts[0]:
                 raise forms.ValidationError(_("Line %(n)d: the item has no title.") % {"n": number})
-            lines.append(AgendaLine(parts[0][:300], parts[1][:200] if len(parts) > 1 else "", minutes))
+            lines.append(
+                AgendaLine(parts[0][:300], parts[1][:200] if len(parts) > 1 else "", minutes)
+            )
         return lines
 
     def clean(self) -> dict[str, Any]:

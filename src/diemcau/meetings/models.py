@@ -65,7 +65,9 @@ class Meeting(models.Model):
         verbose_name = _("meeting")
         verbose_name_plural = _("meetings")
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="end_after_start")
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="end_after_start"
+            )
         ]
 
     def __str__(self) -> str:
@@ -114,7 +116,9 @@ class AgendaItem(models.Model):
 
 
 def document_path(instance: Document, filename: str) -> str:
-    return f"meetings/{instance.meeting_id}/{secrets.token_hex(8)}{PurePath(filename).suffix.lower()}"
+    return (
+        f"meetings/{instance.meeting_id}/{secrets.token_hex(8)}{PurePath(filename).suffix.lower()}"
+    )
 
 
 class Document(models.Model):

@@ -127,9 +127,7 @@ def start_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
             locked.janus_room = room.room_id
             locked.janus_room_secret = room.secret
             locked.started_at = timezone.now()
-            locked.save(
-                update_fields=["status", "janus_room", "janus_room_secret", "started_at"]
-            )
+            locked.save(update_fields=["status", "janus_room", "janus_room_secret", "started_at"])
     except Exception:
         # Do not leave an orphan room behind a failed write.
         rooms.destroy_room(room.room_id, room.secret, missing_ok=True)
@@ -158,7 +156,9 @@ def end_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
         try:
             rooms.destroy_room(room_id, secret, missing_ok=True)
         except rooms.MediaUnavailable:
-            log.warning("meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id)
+            log.warning(
+                "meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id
+            )
     return locked
 
 
@@ -191,13 +191,16 @@ DOCUMENT_TYPES: dict[str, tuple[bytes, ...]] = {
 }
 
 
-def check_document(upload: UploadedFile) -> None:
+def check_document(upload: UploadedFile[bytes]) -> None:
     """Refuse a file that is too large, of a type we do not take, or not what its name says."""
     name = upload.name or ""
     suffix = PurePath(name).suffix.lower()
     if suffix not in DOCUMENT_TYPES:
         raise ValidationError(
-            _("%(name)s: file type %(suffix)s is not accepted; use PDF, Word, Excel, PowerPoint or OpenDocument.")
+            _(
+                "%(name)s: file type %(suffix)s is not accepted; "
+                "use PDF, Word, Excel, PowerPoint or OpenDocument."
+            )
             % {"name": name, "suffix": suffix or "?"}
         )
     size = upload.size or 0
@@ -221,7 +224,9 @@ def check_document(upload: UploadedFile) -> None:
 
 
 @transaction.atomic
-def add_document(meeting: Meeting, upload: UploadedFile, title: str, by: User | None) -> Document:
+def add_document(
+    meeting: Meeting, upload: UploadedFile[bytes], title: str, by: User | None
+) -> Document:
     check_document(upload)
     document = Document(
         meeting=meeting,

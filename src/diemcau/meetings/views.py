@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import timedelta
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
 from diemcau.live import joinlinks, rooms
 from diemcau.meetings import services
@@ -53,7 +55,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = _visible_or_404(request, pk)
     invitations = meeting.invitations.select_related("site", "site__unit")
     if not is_hq_staff(request.user):
-        invitations = invitations.filter(site_id=request.user.site_id)  # type: ignore[union-attr]
+        invitations = invitations.filter(site_id=cast(User, request.user).site_id or 0)
     rows = [(inv, request.build_absolute_uri(joinlinks.join_path(inv))) for inv in invitations]
     return render(
         request,
@@ -171,7 +173,10 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.add_document(
-                meeting, form.cleaned_data["file"], form.cleaned_data["title"], request.user  # type: ignore[arg-type]
+                meeting,
+                form.cleaned_data["file"],
+                form.cleaned_data["title"],
+                request.user,  # type: ignore[arg-type]
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -186,4 +191,6 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def document_download(request: HttpRequest, pk: int, doc_id: int) -> FileResponse:
     meeting = _visible_or_404(request, pk)
     document = get_object_or_404(Document, pk=doc_id, meeting=meeting)
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
+    return FileResponse(
+        document.file.open("rb"), as_attachment=True, filename=document.original_name
+    )

@@ -53,7 +53,9 @@ class Command(BaseCommand):
                 failed += 1
                 self.stdout.write(self.style.ERROR(f"✗ {name}: {exc}"))
             else:
-                self.stdout.write(self.style.SUCCESS(f"✓ {name}") + (f": {detail}" if detail else ""))
+                self.stdout.write(
+                    self.style.SUCCESS(f"✓ {name}") + (f": {detail}" if detail else "")
+                )
         if failed:
             self.stdout.write(self.style.ERROR(f"{failed} problem(s) found."))
             raise SystemExit(1)
@@ -117,7 +119,11 @@ class Command(BaseCommand):
         try:
             info = asyncio.run(probe_info(settings.JANUS.url, timeout=3.0))
         except Exception as exc:
-            hint = "start it with `diemcau serve`" if settings.JANUS.embedded else "check DIEMCAU_JANUS_URL"
+            hint = (
+                "start it with `diemcau serve`"
+                if settings.JANUS.embedded
+                else "check DIEMCAU_JANUS_URL"
+            )
             raise Problem(f"{settings.JANUS.url} does not answer ({exc}); {hint}") from exc
         plugins = info.get("plugins", {})
         if "janus.plugin.videoroom" not in plugins:

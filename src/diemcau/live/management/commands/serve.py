@@ -37,7 +37,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["janus_url"]:
             settings.JANUS = dataclasses.replace(
-                settings.JANUS, url=options["janus_url"], public_url=options["janus_url"], embedded=False
+                settings.JANUS,
+                url=options["janus_url"],
+                public_url=options["janus_url"],
+                embedded=False,
             )
         try:
             asyncio.run(self._serve(options["host"], options["port"]))
@@ -69,7 +72,12 @@ class Command(BaseCommand):
             )
         )
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        self.stdout.write(self.style.SUCCESS(_("Điểm Cầu is running: open http://%(host)s:%(port)d/") % {"host": shown, "port": port}))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Điểm Cầu is running: open http://%(host)s:%(port)d/")
+                % {"host": shown, "port": port}
+            )
+        )
         try:
             await server.serve()
         finally:

@@ -27,7 +27,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo organisation: {result.summary()}")
         accounts = create_demo_accounts()
         if accounts:
-            self.stdout.write(self.style.WARNING("Demo accounts (passwords are shown only this once):"))
+            self.stdout.write(
+                self.style.WARNING("Demo accounts (passwords are shown only this once):")
+            )
             for username, role, password in accounts:
                 self.stdout.write(f"  {username:<10} {password:<16} {role}")
         if not Meeting.objects.exists():

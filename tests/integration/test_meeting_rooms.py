@@ -104,3 +104,14 @@ def test_participant_access_joins_only_with_its_own_tokens(
     with pytest.raises(Exception, match=r"403|nauthori"):
         asyncio.run(join(sign_token("another-secret-of-enough-length"), access.room_token))
     services.end_meeting(started)
+
+
+def test_doctor_passes_against_a_running_janus(
+    db: None, janus_settings: JanusSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management import call_command
+
+    call_command("doctor", "--port", "1")
+    out = capsys.readouterr().out
+    assert "✗" not in out, out
+    assert "Janus 1.1" in out

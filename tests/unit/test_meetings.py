@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from diemcau.accounts.models import Role
 from diemcau.meetings import services
@@ -100,8 +100,9 @@ def test_documents_are_type_checked_by_content(
 
 def test_document_over_size_limit_is_refused(meeting: Meeting, settings: object) -> None:
     settings.DOCUMENT_MAX_BYTES = 10  # type: ignore[attr-defined]
-    with pytest.raises(ValidationError, match="limit"):
+    with translation.override("en"), pytest.raises(ValidationError, match="limit"):
         services.add_document(meeting, SimpleUploadedFile("a.pdf", b"%PDF-" + b"x" * 20), "", None)
+    assert meeting.documents.count() == 0
 
 
 # --- who may see what ------------------------------------------------------------------

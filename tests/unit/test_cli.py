@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+import diemcau.orgs
+from diemcau.cli import main
+from diemcau.meetings.models import Meeting
+from diemcau.orgs.models import Site
+
+SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
+
+
+def test_import_sites_is_spelled_with_a_dash(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["diemcau", "import-sites", str(SAMPLE)])
+    assert Site.objects.count() == 26
+
+
+def test_demo_loads_once_and_is_safe_to_rerun(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("demo")
+    first = capsys.readouterr().out
+    assert "admin" in first and Site.objects.count() == 26 and Meeting.objects.count() == 1
+    meeting = Meeting.objects.get()
+    assert meeting.invitations.count() == 26
+    call_command("demo")
+    again = capsys.readouterr().out
+    assert "admin" not in again  # passwords are shown once only
+    assert Site.objects.count() == 26 and Meeting.objects.count() == 1
+
+
+def test_doctor_says_what_to_fix_when_janus_is_down(
+    db: None, settings: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from diemcau.config import JanusSettings
+
+    settings.JANUS = JanusSettings(  # type: ignore[attr-defined]
+        url="ws://127.0.0.1:9",
+        admin_key="k" * 32,
+        token_auth_secret="t" * 32,
+        admin_secret="a" * 32,
+        embedded=True,
+        public_url="ws://127.0.0.1:9",
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("doctor")
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 1
+    assert "ws://127.0.0.1:9" in out and "diemcau serve" in out

@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from diemcau import views
+
+admin.site.site_header = _("Điểm Cầu administration")
+admin.site.site_title = _("Điểm Cầu")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", views.home, name="home"),

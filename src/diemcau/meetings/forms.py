@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import AgendaLine
@@ -14,24 +14,24 @@ DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%
 
 
 class MeetingForm(forms.ModelForm[Meeting]):
-    invite_all = forms.BooleanField(label=_l("Invite every active site"), required=False)
+    invite_all = forms.BooleanField(label=gettext_lazy("Invite every active site"), required=False)
     invite_units = forms.ModelMultipleChoiceField(
-        label=_l("Invite whole units (with their sub-units)"),
+        label=gettext_lazy("Invite whole units (with their sub-units)"),
         queryset=Unit.objects.all(),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
     invite_sites = forms.ModelMultipleChoiceField(
-        label=_l("Invite sites one by one"),
+        label=gettext_lazy("Invite sites one by one"),
         queryset=Site.objects.filter(active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     agenda_text = forms.CharField(
-        label=_l("Agenda"),
+        label=gettext_lazy("Agenda"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_l(
+        help_text=gettext_lazy(
             "One item per line: title | presenter | minutes (presenter and minutes optional)."
         ),
     )
@@ -72,14 +72,14 @@ class MeetingForm(forms.ModelForm[Meeting]):
             parts = [p.strip() for p in raw.split("|")]
             if len(parts) > 3:
                 raise forms.ValidationError(
-                    _("Line %(n)d: use at most three parts separated by '|' (got %(value)r).")
+                    _("Line %(n)d: use at most three parts separated by '|' (got “%(value)s”).")
                     % {"n": number, "value": raw}
                 )
             minutes: int | None = None
             if len(parts) == 3 and parts[2]:
                 if not parts[2].isdigit():
                     raise forms.ValidationError(
-                        _("Line %(n)d: minutes must be a whole number (got %(value)r).")
+                        _("Line %(n)d: minutes must be a whole number (got “%(value)s”).")
                         % {"n": number, "value": parts[2]}
                     )
                 minutes = int(parts[2])
@@ -99,5 +99,5 @@ class MeetingForm(forms.ModelForm[Meeting]):
 
 
 class DocumentForm(forms.Form):
-    title = forms.CharField(label=_l("Title"), max_length=300, required=False)
-    file = forms.FileField(label=_l("File (PDF, Word, Excel, PowerPoint)"))
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=300, required=False)
+    file = forms.FileField(label=gettext_lazy("File (PDF, Word, Excel, PowerPoint)"))

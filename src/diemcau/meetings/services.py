@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -206,11 +207,11 @@ def check_document(upload: UploadedFile[bytes]) -> None:
     size = upload.size or 0
     if size > settings.DOCUMENT_MAX_BYTES:
         raise ValidationError(
-            _("%(name)s is %(size)d MB; the limit is %(limit)d MB.")
+            _("%(name)s is %(size)s; the limit is %(limit)s.")
             % {
                 "name": name,
-                "size": size // (1024 * 1024),
-                "limit": settings.DOCUMENT_MAX_BYTES // (1024 * 1024),
+                "size": filesizeformat(size),
+                "limit": filesizeformat(settings.DOCUMENT_MAX_BYTES),
             }
         )
     upload.seek(0)

@@ -11,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from diemcau.accounts.models import User
@@ -89,9 +90,11 @@ def _edit(request: HttpRequest, meeting: Meeting) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            count = saved.invitations.count()
             messages.success(
                 request,
-                _("Saved. %(n)d sites are invited.") % {"n": saved.invitations.count()},
+                ngettext("Saved. %(n)d site is invited.", "Saved. %(n)d sites are invited.", count)
+                % {"n": count},
             )
             return redirect("meetings:detail", pk=saved.pk)
     return render(request, "meetings/form.html", {"form": form, "meeting": meeting})

@@ -187,3 +187,32 @@ def test_bad_agenda_line_names_the_line(client: Client, org: Org, make_user: Mak
     assert response.status_code == 200
     assert "2" in response.context["form"].errors["agenda_text"][0]
     assert Meeting.objects.count() == 0
+
+
+def test_new_meeting_form_proposes_the_main_site_and_tomorrow_morning(
+    client: Client, org: Org, make_user: MakeUser
+) -> None:
+    client.force_login(make_user(Role.CHAIR))
+    form = client.get(reverse("meetings:create")).context["form"]
+    assert form.initial["main_site"] == org.main.pk
+    start = timezone.localtime(form.initial["start"])
+    assert (start.date() - timezone.localdate()).days == 1 and start.hour == 8
+
+
+def test_times_are_entered_day_first(client: Client, org: Org, make_user: MakeUser) -> None:
+    client.force_login(make_user(Role.CHAIR))
+    response = client.post(
+        reverse("meetings:create"),
+        {
+            "kind": "seminar",
+            "format": "hybrid",
+            "title": "Hội thảo",
+            "start": "02/12/2026 14:00",
+            "end": "02/12/2026 16:00",
+            "main_site": org.main.pk,
+        },
+    )
+    assert response.status_code == 302
+    m = Meeting.objects.get(title="Hội thảo")
+    local = timezone.localtime(m.start)
+    assert (local.day, local.month, local.hour) == (2, 12, 14)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -10,7 +12,12 @@ from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import AgendaLine
 from diemcau.orgs.models import Site, SiteKind, Unit
 
-DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# A text field in the Vietnamese order (dd/mm/yyyy hh:mm) rather than the browser's picker,
+# whose order follows the room PC's own locale (often en-US in kiosks).
+DATETIME_INPUT = forms.DateTimeInput(
+    attrs={"placeholder": "dd/mm/yyyy hh:mm", "inputmode": "numeric", "size": 18},
+    format="%d/%m/%Y %H:%M",
+)
 
 
 class MeetingForm(forms.ModelForm[Meeting]):
@@ -46,8 +53,15 @@ class MeetingForm(forms.ModelForm[Meeting]):
         self.fields["main_site"].queryset = Site.objects.filter(active=True)  # type: ignore[attr-defined]
         if not self.instance.pk:
             main = Site.objects.filter(active=True, kind=SiteKind.MAIN).first()
-            if main:
-                self.initial.setdefault("main_site", main.pk)
+            if main and not self.initial.get("main_site"):
+                self.initial["main_site"] = main.pk
+            # Tomorrow 08:00–10:00, Vietnam time: the usual slot for a briefing.
+            start = timezone.make_aware(
+                datetime.combine(timezone.localdate() + timedelta(days=1), time(8, 0))
+            )
+            if not self.initial.get("start"):
+                self.initial["start"] = start
+                self.initial["end"] = start + timedelta(hours=2)
         else:
             self.initial["invite_sites"] = list(
                 self.instance.invitations.values_list("site_id", flat=True)

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import socket
 from typing import Any
 
 import uvicorn
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from diemcau.live import mediaserver
@@ -52,6 +53,7 @@ class Command(BaseCommand):
             pass
 
     async def _serve(self, host: str, port: int) -> None:
+        self._check_port_free(host, port)
         supervisor: JanusSupervisor | None = None
         if settings.JANUS.embedded:
             supervisor = JanusSupervisor(mediaserver.embedded_config())
@@ -71,6 +73,36 @@ class Command(BaseCommand):
                 proxy_headers=True,
             )
         )
+        announcer = asyncio.create_task(self._announce(server, host, port))
+        try:
+            await server.serve()
+        finally:
+            announcer.cancel()
+            checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checker
+            if supervisor is not None:
+                await supervisor.stop()
+
+    def _check_port_free(self, host: str, port: int) -> None:
+        """Fail before starting Janus if the web port is taken (another `serve` running?)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise CommandError(
+                    _(
+                        "Port %(port)d is already in use (%(err)s): Điểm Cầu or another program "
+                        "is running there. Stop it, or start with --port."
+                    )
+                    % {"port": port, "err": exc.strerror}
+                ) from exc
+
+    async def _announce(self, server: uvicorn.Server, host: str, port: int) -> None:
+        """Say where to go only once the web app really listens."""
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
+            await asyncio.sleep(0.1)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         self.stdout.write(
             self.style.SUCCESS(
@@ -78,14 +110,6 @@ class Command(BaseCommand):
                 % {"host": shown, "port": port}
             )
         )
-        try:
-            await server.serve()
-        finally:
-            checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checker
-            if supervisor is not None:
-                await supervisor.stop()
 
     async def _keep_rooms(self) -> None:
         """Re-create live meetings' rooms whenever Janus has lost them (after a restart)."""

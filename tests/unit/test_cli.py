@@ -13,7 +13,13 @@ from diemcau.orgs.models import Site
 SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
 
 
-def test_import_sites_is_spelled_with_a_dash(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_sites_is_spelled_with_a_dash(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run the command the CLI resolves, in this process; Django's own runner would close
+    # the test's database connection when it finishes.
+    def run(argv: list[str]) -> None:
+        call_command(*argv[1:])
+
+    monkeypatch.setattr("django.core.management.execute_from_command_line", run)
     main(["diemcau", "import-sites", str(SAMPLE)])
     assert Site.objects.count() == 26
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import translation
-from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl import Workbook
 
 import diemcau.orgs
 from diemcau.orgs.importer import Action, ImportProblem
@@ -188,6 +188,7 @@ def test_excel_semicolon_csv_with_decimal_commas_is_read(db: None) -> None:
 def xlsx_file(rows: list[list[object]], header: str = HEADER) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
+    assert sheet is not None
     sheet.append(header.split(","))
     for row in rows:
         sheet.append(row)

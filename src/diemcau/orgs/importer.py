@@ -326,7 +326,7 @@ def read_xlsx(data: bytes) -> Table:
             raise FileRejected(_("This file is a PowerPoint presentation, not a spreadsheet."))
         raise FileRejected(_("This file is a ZIP archive, not an Excel workbook (.xlsx)."))
 
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
+    from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -7,9 +7,11 @@ cannot be left in a bad state by an earlier Janus restart.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -93,12 +95,23 @@ def destroy_room(room_id: int, secret: str, *, missing_ok: bool = False) -> None
     async_to_sync(_with_admin)(destroy)
 
 
-def grant_access(room_id: int, secret: str) -> MediaAccess:
-    """Issue one participant's tokens: a core token that expires, a room token in `allowed`."""
+def grant_access(room_id: int, secret: str, kick_feeds: tuple[int, ...] = ()) -> MediaAccess:
+    """Issue one participant's tokens: a core token that expires, a room token in `allowed`.
+
+    `kick_feeds` are the feed ids this participant will publish as: a page that reconnects
+    finds its previous publisher still in the room until Janus notices it is gone, so it is
+    kicked first to free the id.
+    """
     room_token = secrets.token_urlsafe(24)
 
     async def add(admin: VideoRoomAdmin) -> None:
         await admin.allowed(room_id, secret, "add", [room_token])
+        if kick_feeds:
+            present = {p.participant_id for p in await admin.list_participants(room_id)}
+            for feed in kick_feeds:
+                if feed in present:
+                    with contextlib.suppress(MediaError):
+                        await admin.kick(room_id, secret, feed)
 
     async_to_sync(_with_admin)(add)
     return MediaAccess(
@@ -113,3 +126,74 @@ def grant_access(room_id: int, secret: str) -> MediaAccess:
 
 def room_exists(room_id: int) -> bool:
     return async_to_sync(_with_admin)(lambda admin: admin.exists(room_id))
+
+
+# A participant id outside the feed-id scheme (site id * 10 + slot, slot 1-2).
+_MONITOR_SLOT = 9
+
+
+async def _published_streams(
+    admin: VideoRoomAdmin, room_id: int, secret: str
+) -> list[dict[str, Any]]:
+    """Join the room briefly as a participant that publishes nothing, to read every
+    publisher's streams (mid, type, moderated) from the `joined` event."""
+    token = secrets.token_urlsafe(24)
+    await admin.allowed(room_id, secret, "add", [token])
+    handle = await admin.client.attach("janus.plugin.videoroom")
+    try:
+        reply = await handle.message(
+            {
+                "request": "join",
+                "ptype": "publisher",
+                "room": room_id,
+                "id": secrets.randbelow(10**12) * 10 + _MONITOR_SLOT,
+                "display": "diemcau-monitor",
+                "token": token,
+            }
+        )
+        publishers = reply.data.get("publishers", [])
+        with contextlib.suppress(MediaError):
+            await handle.message({"request": "leave"})
+        return [p for p in publishers if isinstance(p, dict)]
+    finally:
+        with contextlib.suppress(MediaError):
+            await handle.detach()
+        with contextlib.suppress(MediaError):
+            await admin.allowed(room_id, secret, "remove", [token])
+
+
+def enforce_audio(room_id: int, secret: str, open_feeds: set[int]) -> int:
+    """Mute at the SFU the audio of every publisher not in `open_feeds`, unmute the others.
+
+    Idempotent: only streams whose moderation differs are touched. Returns how many
+    moderate requests were sent. This is what makes a mute hold even if a site's page is
+    tampered with: Janus drops the audio before it reaches anyone.
+    """
+
+    async def run(admin: VideoRoomAdmin) -> int:
+        sent = 0
+        for publisher in await _published_streams(admin, room_id, secret):
+            feed = int(publisher.get("id", 0))
+            should_mute = feed not in open_feeds
+            for stream in publisher.get("streams", []):
+                if stream.get("type") != "audio" or stream.get("disabled"):
+                    continue
+                if bool(stream.get("moderated")) == should_mute:
+                    continue
+                await admin.moderate(room_id, secret, feed, str(stream["mid"]), should_mute)
+                sent += 1
+        return sent
+
+    return async_to_sync(_with_admin)(run)
+
+
+def publisher_feeds(room_id: int, secret: str) -> dict[int, list[dict[str, Any]]]:
+    """Every active publisher's streams, by feed id (for tests and the doctor)."""
+
+    async def run(admin: VideoRoomAdmin) -> dict[int, list[dict[str, Any]]]:
+        return {
+            int(p["id"]): list(p.get("streams", []))
+            for p in await _published_streams(admin, room_id, secret)
+        }
+
+    return async_to_sync(_with_admin)(run)

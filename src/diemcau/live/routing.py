@@ -1,7 +1,11 @@
-"""WebSocket routes. The live meeting's consumers arrive with the live-meeting issue."""
+"""WebSocket routes: one control connection per page."""
 
 from __future__ import annotations
 
-from typing import Any
+from django.urls import re_path
 
-websocket_urlpatterns: list[Any] = []
+from diemcau.live.consumers import MeetingConsumer
+
+websocket_urlpatterns = [
+    re_path(r"^ws/meetings/(?P<meeting_id>\d+)/(?P<role>site|hq)/$", MeetingConsumer.as_asgi()),
+]

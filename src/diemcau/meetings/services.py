@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from diemcau.accounts.models import User
 from diemcau.live import rooms
+from diemcau.live import services as live_services
 from diemcau.meetings.models import (
     AgendaItem,
     Document,
@@ -134,6 +135,7 @@ def start_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
         rooms.destroy_room(room.room_id, room.secret, missing_ok=True)
         raise
     log.info("meeting %s started in Janus room %s", locked.pk, room.room_id)
+    live_services.meeting_status_changed(locked.pk)
     return locked
 
 
@@ -160,6 +162,7 @@ def end_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
             log.warning(
                 "meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id
             )
+    live_services.meeting_status_changed(locked.pk)
     return locked
 
 

@@ -1,0 +1,57 @@
+"""Who may publish and whose audio passes, decided by the server, carried out by Janus.
+
+Clients subscribe by the same rule (static/live/policy.js): a site receives the main source
+and the floor (high layer) and the shared screen; HQ receives every site at the lowest
+layer, and a high layer for the one it enlarges; audio only from sites whose mic is open.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import close_old_connections
+
+from diemcau.live import rooms
+from diemcau.live import state as live_state
+from diemcau.live.models import LiveState
+from diemcau.live.services import Actor, Refused
+from diemcau.meetings.models import Meeting, MeetingStatus
+
+log = logging.getLogger(__name__)
+
+
+def access_for(actor: Actor) -> dict[str, Any]:
+    """Janus tokens for this page, bound to its own feed ids."""
+    meeting = Meeting.objects.get(pk=actor.meeting_id)
+    if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
+        raise Refused("The meeting is not live.")
+    if actor.site_id is None:
+        raise Refused("This connection does not act for a site.")
+    camera = live_state.feed_id(actor.site_id, live_state.CAMERA)
+    screen = live_state.feed_id(actor.site_id, live_state.SCREEN)
+    access = rooms.grant_access(meeting.janus_room, meeting.janus_room_secret, (camera, screen))
+    return {
+        "janus_url": access.janus_url,
+        "core_token": access.core_token,
+        "room": access.room_id,
+        "room_token": access.room_token,
+        "feed": camera,
+        "screen_feed": screen,
+    }
+
+
+def open_feeds(state: LiveState) -> set[int]:
+    site_ids = state.meeting.invitations.values_list("site_id", flat=True)
+    return {live_state.feed_id(s) for s in site_ids if live_state.audio_open(state, s)}
+
+
+def enforce_audio(meeting_id: int) -> int:
+    close_old_connections()
+    state = LiveState.objects.select_related("meeting").filter(meeting_id=meeting_id).first()
+    meeting = state.meeting if state else Meeting.objects.get(pk=meeting_id)
+    if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
+        return 0
+    if state is None:
+        return 0
+    return rooms.enforce_audio(meeting.janus_room, meeting.janus_room_secret, open_feeds(state))

@@ -1,0 +1,156 @@
+"""The persisted record of a live meeting: attendance, floor, roll calls, chat, state.
+
+`LiveState` holds what every client must agree on (main source, floor, mutes, the event
+sequence number); the other tables are the record that minutes are made from. All of it is
+changed only through `live.services`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from diemcau.meetings.models import Meeting
+from diemcau.orgs.models import Site
+
+
+class LiveState(models.Model):
+    meeting = models.OneToOneField(Meeting, on_delete=models.CASCADE, related_name="live_state")
+    # Every change increments seq; clients apply events in order and ask for a snapshot
+    # when they see a gap (after a reconnect, or a missed message).
+    seq = models.PositiveBigIntegerField(default=0)
+    main_source = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    floor = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Sites whose microphone the chair allowed outside the floor (open mic), by site id.
+    open_mics = models.JSONField(default=list)
+    # Sites the chair muted explicitly (also enforced in Janus), by site id.
+    muted = models.JSONField(default=list)
+    screen_share = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    announcement = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("live state")
+
+    def __str__(self) -> str:
+        return f"{self.meeting} #{self.seq}"
+
+
+class Attendance(models.Model):
+    """One connection of a site to a live meeting: from join to leave (or drop)."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendance")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="attendance")
+    joined_at = models.DateTimeField(_("joined at"))
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+    # "left" (closed the page), "dropped" (connection lost), "ended" (meeting ended).
+    left_reason = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["joined_at"]
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendance")
+        indexes = [models.Index(fields=["meeting", "site", "left_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} {self.joined_at:%H:%M}–{self.left_at or ''}"
+
+
+class FloorStatus(models.TextChoices):
+    WAITING = "waiting", _("waiting")
+    GRANTED = "granted", _("speaking")
+    DONE = "done", _("finished")
+    DECLINED = "declined", _("declined")
+    CANCELLED = "cancelled", _("withdrawn")
+
+
+class FloorRequest(models.Model):
+    """A site's request to speak, and — once granted — its turn on the floor (the log)."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="floor_requests")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="floor_requests")
+    topic = models.CharField(_("topic"), max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=FloorStatus.choices, default=FloorStatus.WAITING
+    )
+    requested_at = models.DateTimeField(_("requested at"), null=True, blank=True)
+    granted_at = models.DateTimeField(_("granted at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("floor request")
+        verbose_name_plural = _("floor requests")
+
+    def __str__(self) -> str:
+        return f"{self.site.code}: {self.topic or '—'} ({self.status})"
+
+
+class RollCall(models.Model):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="roll_calls")
+    number = models.PositiveIntegerField(_("number"))
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = _("roll call")
+        verbose_name_plural = _("roll calls")
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "number"], name="roll_call_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} #{self.number}"
+
+
+class RollCallAnswer(models.Model):
+    roll_call = models.ForeignKey(RollCall, on_delete=models.CASCADE, related_name="answers")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    delegates_present = models.PositiveIntegerField(_("delegates present"))
+    answered_at = models.DateTimeField(_("answered at"))
+
+    class Meta:
+        verbose_name = _("roll-call answer")
+        verbose_name_plural = _("roll-call answers")
+        constraints = [
+            models.UniqueConstraint(fields=["roll_call", "site"], name="one_answer_per_site")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code}: {self.delegates_present}"
+
+
+class ChatMessage(models.Model):
+    """Chat and announcements. An announcement comes from HQ and is shown as a banner."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="chat")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(_("text"), max_length=2000)
+    announcement = models.BooleanField(_("announcement"), default=False)
+    sent_at = models.DateTimeField(_("sent at"))
+
+    class Meta:
+        ordering = ["sent_at", "pk"]
+        verbose_name = _("chat message")
+        verbose_name_plural = _("chat messages")
+
+    def __str__(self) -> str:
+        return self.text[:50]

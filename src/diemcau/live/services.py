@@ -1,0 +1,442 @@
+"""The only place that changes a live meeting and tells connected clients about it.
+
+Each action runs in one transaction that locks the meeting's `LiveState` row (so concurrent
+actions from several app processes are serialised), records what happened, increments the
+sequence number and returns the event to broadcast. Broadcasting happens after commit, so a
+client never sees a change that was rolled back. Permission checks are here too: the
+consumer passes who is asking (`Actor`), and a refused action raises `Refused`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from diemcau.accounts.models import User
+from diemcau.live import state as live_state
+from diemcau.live.models import (
+    Attendance,
+    ChatMessage,
+    FloorRequest,
+    FloorStatus,
+    LiveState,
+    RollCall,
+    RollCallAnswer,
+)
+from diemcau.meetings.models import Meeting, MeetingStatus
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """The action is not allowed for this actor, or not now; the message says why."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sends a message: HQ staff (chair/operator/admin) or one site's room page."""
+
+    meeting_id: int
+    site_id: int | None  # the site this connection acts for (HQ acts for the main site)
+    hq: bool
+    user: User | None = None
+    chair: bool = False  # may run the meeting (grant, mute, roll call, main source)
+
+
+@dataclass(frozen=True)
+class Event:
+    meeting_id: int
+    seq: int
+    kind: str
+    sections: dict[str, Any]
+    extra: dict[str, Any]
+
+    def message(self) -> str:
+        """Serialised once, sent to every client as is."""
+        return json.dumps(
+            {
+                "type": "event",
+                "seq": self.seq,
+                "kind": self.kind,
+                "state": self.sections,
+                **self.extra,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
+def group_name(meeting_id: int) -> str:
+    return f"live.meeting.{meeting_id}"
+
+
+def broadcast(event: Event) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        group_name(event.meeting_id), {"type": "live.event", "text": event.message()}
+    )
+
+
+def _locked_state(meeting_id: int) -> LiveState:
+    state, _created = LiveState.objects.get_or_create(
+        meeting_id=meeting_id,
+        defaults={
+            "main_source_id": Meeting.objects.values_list("main_site_id", flat=True).get(
+                pk=meeting_id
+            )
+        },
+    )
+    return LiveState.objects.select_for_update().select_related("meeting").get(pk=state.pk)
+
+
+def _commit(state: LiveState, kind: str, sections: Iterable[str], **extra: Any) -> Event:
+    state.seq += 1
+    state.save()
+    built = live_state.build(state, list(sections))
+    event = Event(state.meeting_id, state.seq, kind, built, extra)
+    transaction.on_commit(lambda: broadcast(event))
+    return event
+
+
+def snapshot(meeting_id: int) -> dict[str, Any]:
+    with transaction.atomic():
+        state = _locked_state(meeting_id)
+        return {"type": "snapshot", "seq": state.seq, "state": live_state.build(state)}
+
+
+def _require_live(state: LiveState) -> None:
+    if state.meeting.status != MeetingStatus.LIVE:
+        raise Refused(_("The meeting is not live."))
+
+
+def _require_chair(actor: Actor) -> None:
+    if not (actor.hq and actor.chair):
+        raise Refused(_("Only the chair or HQ operator may do this."))
+
+
+def _require_site(actor: Actor) -> int:
+    if actor.site_id is None:
+        raise Refused(_("This connection does not act for a site."))
+    return actor.site_id
+
+
+def _invited(state: LiveState, site_id: int) -> None:
+    if not state.meeting.invitations.filter(site_id=site_id).exists():
+        raise Refused(_("That site is not invited to this meeting."))
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def site_connected(actor: Actor) -> tuple[Event, int]:
+    """A site's page connected: open an attendance row (the gap since the last one shows)."""
+    site_id = _require_site(actor)
+    state = _locked_state(actor.meeting_id)
+    row = Attendance.objects.create(
+        meeting_id=actor.meeting_id, site_id=site_id, joined_at=timezone.now()
+    )
+    return _commit(state, "presence", ["presence"]), row.pk
+
+
+@transaction.atomic
+def site_disconnected(actor: Actor, attendance_id: int, *, dropped: bool) -> Event:
+    state = _locked_state(actor.meeting_id)
+    Attendance.objects.filter(pk=attendance_id, left_at__isnull=True).update(
+        left_at=timezone.now(), left_reason="dropped" if dropped else "left"
+    )
+    return _commit(state, "presence", ["presence"])
+
+
+# --- floor ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_floor(actor: Actor, topic: str = "") -> Event:
+    site_id = _require_site(actor)
+    state = _locked_state(actor.meeting_id)
+    _require_live(state)
+    if state.floor_id == site_id:
+        raise Refused(_("Your site already has the floor."))
+    if FloorRequest.objects.filter(
+        meeting_id=actor.meeting_id, site_id=site_id, status=FloorStatus.WAITING
+    ).exists():
+        raise Refused(_("Your site is already waiting for the floor."))
+    FloorRequest.objects.create(
+        meeting_id=actor.meeting_id,
+        site_id=site_id,
+        topic=topic.strip()[:300],
+        requested_at=timezone.now(),
+    )
+    return _commit(state, "floor.requested", ["queue"])
+
+
+@transaction.atomic
+def cancel_floor_request(actor: Actor) -> Event:
+    site_id = _require_site(actor)
+    state = _locked_state(actor.meeting_id)
+    changed = FloorRequest.objects.filter(
+        meeting_id=actor.meeting_id, site_id=site_id, status=FloorStatus.WAITING
+    ).update(status=FloorStatus.CANCELLED, ended_at=timezone.now())
+    if not changed:
+        raise Refused(_("Your site has no request waiting."))
+    return _commit(state, "floor.cancelled", ["queue"])
+
+
+def _end_turn(state: LiveState, now: Any) -> None:
+    FloorRequest.objects.filter(
+        meeting_id=state.meeting_id, status=FloorStatus.GRANTED, ended_at__isnull=True
+    ).update(status=FloorStatus.DONE, ended_at=now)
+    state.floor_id = None
+
+
+@transaction.atomic
+def grant_floor(actor: Actor, request_id: int | None = None, site_id: int | None = None) -> Event:
+    """Give the floor to a waiting request (or directly to a site): its mic opens, its
+    video is shown beside the main source. The previous speaker's turn ends."""
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    _require_live(state)
+    now = timezone.now()
+    if request_id is not None:
+        request = FloorRequest.objects.filter(
+            pk=request_id, meeting_id=actor.meeting_id, status=FloorStatus.WAITING
+        ).first()
+        if request is None:
+            raise Refused(_("That request is no longer waiting."))
+    elif site_id is not None:
+        _invited(state, site_id)
+        request = FloorRequest(meeting_id=actor.meeting_id, site_id=site_id, requested_at=None)
+    else:
+        raise Refused(_("Say which request or site gets the floor."))
+    _end_turn(state, now)
+    request.status = FloorStatus.GRANTED
+    request.granted_at = now
+    request.decided_by = actor.user
+    request.save()
+    state.floor_id = request.site_id
+    # Giving the floor lifts an explicit mute: the chair wants to hear this site.
+    state.muted = [s for s in state.muted if s != request.site_id]
+    return _commit(state, "floor.granted", ["floor", "queue", "mics"])
+
+
+@transaction.atomic
+def decline_floor(actor: Actor, request_id: int) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    changed = FloorRequest.objects.filter(
+        pk=request_id, meeting_id=actor.meeting_id, status=FloorStatus.WAITING
+    ).update(status=FloorStatus.DECLINED, ended_at=timezone.now(), decided_by=actor.user)
+    if not changed:
+        raise Refused(_("That request is no longer waiting."))
+    return _commit(state, "floor.declined", ["queue"], request=request_id)
+
+
+@transaction.atomic
+def take_back_floor(actor: Actor) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    if state.floor_id is None:
+        raise Refused(_("Nobody has the floor."))
+    _end_turn(state, timezone.now())
+    if state.screen_share_id is not None and state.screen_share_id != state.meeting.main_site_id:
+        state.screen_share_id = None
+    return _commit(state, "floor.ended", ["floor", "mics", "screen"])
+
+
+# --- microphones ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_mute(actor: Actor, site_id: int, mute: bool) -> Event:
+    """Mute a site (enforced in Janus), or open its microphone outside the floor."""
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    _invited(state, site_id)
+    muted = set(state.muted)
+    opened = set(state.open_mics)
+    if mute:
+        muted.add(site_id)
+        opened.discard(site_id)
+    else:
+        muted.discard(site_id)
+        if site_id not in (state.floor_id, state.main_source_id):
+            opened.add(site_id)
+    state.muted, state.open_mics = sorted(muted), sorted(opened)
+    return _commit(state, "mics", ["mics"])
+
+
+@transaction.atomic
+def mute_all(actor: Actor) -> Event:
+    """Close every microphone except the main source's."""
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    site_ids = set(state.meeting.invitations.values_list("site_id", flat=True))
+    state.open_mics = []
+    state.muted = sorted(site_ids - {state.main_source_id})
+    return _commit(state, "mics", ["mics"])
+
+
+# --- main source and screen share ---------------------------------------------------------
+
+
+@transaction.atomic
+def set_main_source(actor: Actor, site_id: int | None) -> Event:
+    """Show a site full screen everywhere (HQ when `site_id` is None)."""
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    target = site_id or state.meeting.main_site_id
+    _invited(state, target)
+    state.main_source_id = target
+    state.muted = [s for s in state.muted if s != target]
+    return _commit(state, "main_source", ["main_source", "mics"])
+
+
+@transaction.atomic
+def set_screen_share(actor: Actor, sharing: bool) -> Event:
+    """HQ, or the site holding the floor, starts or stops sharing its screen."""
+    site_id = _require_site(actor)
+    state = _locked_state(actor.meeting_id)
+    _require_live(state)
+    if not actor.hq and state.floor_id != site_id:
+        raise Refused(_("Only HQ or the site holding the floor may share a screen."))
+    if sharing:
+        state.screen_share_id = site_id
+    elif state.screen_share_id == site_id or (actor.hq and actor.chair):
+        state.screen_share_id = None
+    return _commit(state, "screen", ["screen"])
+
+
+# --- roll call --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def open_roll_call(actor: Actor) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    _require_live(state)
+    now = timezone.now()
+    RollCall.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).update(
+        closed_at=now
+    )
+    number = RollCall.objects.filter(meeting_id=actor.meeting_id).count() + 1
+    RollCall.objects.create(
+        meeting_id=actor.meeting_id, number=number, opened_at=now, opened_by=actor.user
+    )
+    return _commit(state, "roll_call.opened", ["roll_call"])
+
+
+@transaction.atomic
+def close_roll_call(actor: Actor) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    changed = RollCall.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).update(
+        closed_at=timezone.now()
+    )
+    if not changed:
+        raise Refused(_("No roll call is open."))
+    return _commit(state, "roll_call.closed", ["roll_call"])
+
+
+MAX_DELEGATES_PER_SITE = 10_000
+
+
+@transaction.atomic
+def answer_roll_call(actor: Actor, delegates: int) -> Event:
+    """A site confirms presence with the number of delegates in its room (may correct it)."""
+    site_id = _require_site(actor)
+    if (
+        not isinstance(delegates, int)
+        or isinstance(delegates, bool)
+        or not (0 <= delegates <= MAX_DELEGATES_PER_SITE)
+    ):
+        raise Refused(
+            _("The number of delegates must be a whole number from 0 to %(max)d (got %(value)s).")
+            % {"max": MAX_DELEGATES_PER_SITE, "value": delegates}
+        )
+    state = _locked_state(actor.meeting_id)
+    roll = RollCall.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
+    if roll is None:
+        raise Refused(_("No roll call is open."))
+    RollCallAnswer.objects.update_or_create(
+        roll_call=roll,
+        site_id=site_id,
+        defaults={"delegates_present": delegates, "answered_at": timezone.now()},
+    )
+    return _commit(state, "roll_call.answered", ["roll_call"])
+
+
+# --- announcements and chat ---------------------------------------------------------------
+
+
+MAX_TEXT = 2000
+
+
+def _clean_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise Refused(_("The message is empty."))
+    if len(text) > MAX_TEXT:
+        raise Refused(_("The message is longer than %(max)d characters.") % {"max": MAX_TEXT})
+    return text.strip()
+
+
+@transaction.atomic
+def announce(actor: Actor, text: str) -> Event:
+    """A banner on every site (empty text clears it); kept in the chat record."""
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    state.announcement = text.strip()[:MAX_TEXT] if isinstance(text, str) else ""
+    message = None
+    if state.announcement:
+        message = ChatMessage.objects.create(
+            meeting_id=actor.meeting_id,
+            site_id=actor.site_id,
+            author=actor.user,
+            text=state.announcement,
+            announcement=True,
+            sent_at=timezone.now(),
+        )
+    extra = {"message": live_state.chat_item(message)} if message else {}
+    return _commit(state, "announcement", ["announcement"], **extra)
+
+
+@transaction.atomic
+def send_chat(actor: Actor, text: str) -> Event:
+    clean = _clean_text(text)
+    state = _locked_state(actor.meeting_id)
+    message = ChatMessage.objects.create(
+        meeting_id=actor.meeting_id,
+        site_id=actor.site_id,
+        author=actor.user if actor.hq else None,
+        text=clean,
+        sent_at=timezone.now(),
+    )
+    return _commit(state, "chat", [], message=live_state.chat_item(message))
+
+
+# --- meeting lifecycle hooks ------------------------------------------------------------
+
+
+@transaction.atomic
+def meeting_status_changed(meeting_id: int) -> Event:
+    """Called by meetings.services after start/end: tell every page."""
+    state = _locked_state(meeting_id)
+    if state.meeting.status == MeetingStatus.ENDED:
+        now = timezone.now()
+        Attendance.objects.filter(meeting_id=meeting_id, left_at__isnull=True).update(
+            left_at=now, left_reason="ended"
+        )
+        _end_turn(state, now)
+        RollCall.objects.filter(meeting_id=meeting_id, closed_at__isnull=True).update(closed_at=now)
+    return _commit(state, "meeting", list(live_state.SECTIONS))

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 
 from diemcau import views
 
@@ -13,7 +14,8 @@ urlpatterns = [
     path("accounts/", include("diemcau.accounts.urls")),
     path("orgs/", include("diemcau.orgs.urls")),
     path("meetings/", include("diemcau.meetings.urls")),
-    path("join/", include("diemcau.live.urls")),
+    path("", include("diemcau.live.urls")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

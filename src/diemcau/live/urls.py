@@ -4,5 +4,6 @@ from diemcau.live import views
 
 app_name = "live"
 urlpatterns = [
-    path("<int:meeting_id>/<str:site_code>/<str:token>/", views.join, name="join"),
+    path("join/<int:meeting_id>/<str:site_code>/<str:token>/", views.join, name="join"),
+    path("live/<int:pk>/console/", views.console, name="console"),
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
+from diemcau.accounts.permissions import is_hq_staff, require
 from diemcau.live import joinlinks
+from diemcau.meetings.models import Meeting
 
 SESSION_KEY = "diemcau.joined"
 
@@ -33,6 +35,17 @@ def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> H
             "invitation": invitation,
             "meeting": meeting,
             "site": invitation.site,
-            "agenda": meeting.agenda.all(),
+            "config": {"meeting": meeting.pk, "site": invitation.site_id},
         },
+    )
+
+
+@require(is_hq_staff)
+def console(request: HttpRequest, pk: int) -> HttpResponse:
+    """The HQ console: chair and HQ operators run the live meeting from here."""
+    meeting = get_object_or_404(Meeting.objects.select_related("main_site"), pk=pk)
+    return render(
+        request,
+        "live/console.html",
+        {"meeting": meeting, "config": {"meeting": meeting.pk, "site": meeting.main_site_id}},
     )

@@ -137,6 +137,8 @@ def meeting_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         )
     else:
         messages.success(request, done)
+    if request.POST.get("next") == "console":
+        return redirect("live:console", pk=pk)
     return redirect("meetings:detail", pk=pk)
 
 

@@ -1,0 +1,324 @@
+// Docs: docs/live.md — the HQ console: video wall of every site, floor queue, mutes, main
+// source, roll call, announcements, chat, screen share. For the chair and HQ operators.
+
+import { Control } from "./control.js";
+import { Media, grade } from "./media.js";
+import { feedOf, wanted, SCREEN } from "./policy.js";
+import { $, h, number, play, renderChat, show, timeOf, toast } from "./ui.js";
+
+const config = JSON.parse(document.getElementById("live-config").textContent);
+const control = new Control(config.meeting, "hq");
+let media = null;
+let mediaStarting = false;
+let enlarged = null;
+let restartTimer = null;
+let selfStream = null;
+const quality = new Map(); // site id -> {rtt, loss, kbps}
+const tiles = new Map(); // site id -> {root, video, ...}
+
+const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s]));
+
+control.addEventListener("status", (e) => {
+  const el = $("#connection");
+  el.textContent = {
+    connected: gettext("Connected"),
+    reconnecting: gettext("Reconnecting to the server…"),
+    refused: gettext("Not allowed: log in as chair or HQ operator."),
+  }[e.detail] || e.detail;
+  el.className = `connection ${e.detail === "connected" ? "good" : "bad"}`;
+});
+control.addEventListener("problem", (e) => toast(e.detail, "error"));
+control.addEventListener("chat", () => renderChat($("#chat-log"), control.state.chat, sitesById()));
+control.addEventListener("quality", (e) => {
+  quality.set(e.detail.site, e.detail);
+  renderTile(e.detail.site);
+});
+control.addEventListener("state", () => render());
+
+async function act(type, payload = {}, done = null) {
+  try {
+    await control.send(type, payload);
+    if (done) toast(done, "success");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+}
+
+// --- the video wall ---------------------------------------------------------------------
+
+function tileFor(site) {
+  let tile = tiles.get(site.id);
+  if (tile) return tile;
+  const video = h("video", { autoplay: true, playsinline: true, muted: site.id === control.you.site, dataset: { feed: feedOf(site.id) } });
+  const status = h("span", { class: "presence" });
+  const mic = h("span", { class: "mic" });
+  const hand = h("span", { class: "hand" }, gettext("asks to speak"));
+  const badge = h("span", { class: "quality" });
+  const root = h(
+    "div",
+    { class: "tile", dataset: { site: site.id, code: site.code }, tabindex: 0, onclick: () => enlarge(site.id) },
+    video,
+    h("div", { class: "tile-label" }, h("strong", {}, site.code), " ", h("span", { class: "name" }, site.name)),
+    h("div", { class: "tile-badges" }, status, mic, hand, badge),
+  );
+  tile = { root, video, status, mic, hand, badge };
+  tiles.set(site.id, tile);
+  return tile;
+}
+
+function renderTile(siteId) {
+  const state = control.state;
+  const tile = tiles.get(siteId);
+  if (!state || !tile) return;
+  const presence = siteId === control.you.site ? "connected" : state.presence[String(siteId)] || "absent";
+  tile.status.textContent = {
+    connected: gettext("connected"),
+    reconnecting: gettext("reconnecting"),
+    left: gettext("left"),
+    absent: gettext("not joined"),
+  }[presence];
+  tile.status.className = `presence ${presence}`;
+  const open = (state.mics?.open || []).includes(siteId);
+  tile.mic.textContent = open ? gettext("mic on") : gettext("mic off");
+  tile.mic.className = `mic ${open ? "on" : "off"}`;
+  show(tile.hand, (state.queue || []).some((q) => q.site === siteId));
+  const q = quality.get(siteId);
+  const g = q ? grade(q) : "unknown";
+  tile.badge.className = `quality ${g}`;
+  tile.badge.textContent = q && q.rtt != null ? `${Math.round(q.rtt)} ms` : "";
+  tile.badge.title = q ? `RTT ${Math.round(q.rtt ?? 0)} ms · ${gettext("loss")} ${(q.loss ?? 0).toFixed(1)}% · ${Math.round(q.kbps ?? 0)} kbps` : "";
+  tile.root.classList.toggle("floor", state.floor?.site === siteId);
+  tile.root.classList.toggle("main-source", state.main_source === siteId);
+  tile.root.classList.toggle("enlarged", enlarged === siteId);
+}
+
+function renderWall() {
+  const wall = $("#wall");
+  const sites = control.state.sites;
+  const wanted = sites.map((s) => tileFor(s).root);
+  if (wall.children.length !== wanted.length || wanted.some((el, i) => wall.children[i] !== el)) wall.replaceChildren(...wanted);
+  for (const s of sites) renderTile(s.id);
+  $("#wall").dataset.count = sites.length;
+}
+
+function enlarge(siteId) {
+  enlarged = enlarged === siteId ? null : siteId;
+  const site = sitesById().get(enlarged);
+  show($("#enlarged"), !!site);
+  if (site) {
+    $("#enlarged-title").textContent = site.name;
+    $("#enlarged-actions").replaceChildren(...siteActions(site));
+  }
+  render();
+}
+
+function siteActions(site) {
+  const state = control.state;
+  const open = (state.mics?.open || []).includes(site.id);
+  const buttons = [
+    h("button", { onclick: () => act("floor.grant", { site: site.id }) }, gettext("Give the floor")),
+    open
+      ? h("button", { class: "danger", onclick: () => act("mute", { site: site.id, mute: true }) }, gettext("Mute"))
+      : h("button", { class: "secondary", onclick: () => act("mute", { site: site.id, mute: false }) }, gettext("Open microphone")),
+  ];
+  if (state.main_source !== site.id) {
+    buttons.push(h("button", { class: "secondary", onclick: () => act("main_source.set", { site: site.id }) }, gettext("Make main source")));
+  }
+  return buttons;
+}
+
+// --- side panels ------------------------------------------------------------------------
+
+function render() {
+  const state = control.state;
+  if (!state) return;
+  const sites = sitesById();
+  $("#meeting-status").textContent = state.meeting.status;
+  $("#meeting-status").className = `badge ${state.meeting.status}`;
+  $("#meeting-status").textContent = {
+    scheduled: gettext("scheduled"),
+    live: gettext("live"),
+    ended: gettext("ended"),
+    cancelled: gettext("cancelled"),
+  }[state.meeting.status];
+  show($("#start-form"), state.meeting.status === "scheduled");
+  show($("#end-form"), state.meeting.status === "live");
+  renderWall();
+  if (enlarged) $("#enlarged-actions").replaceChildren(...siteActions(sites.get(enlarged)));
+  // Floor.
+  const floorSite = state.floor ? sites.get(state.floor.site) : null;
+  $("#floor-now").replaceChildren(
+    floorSite
+      ? h(
+          "div",
+          {},
+          h("strong", {}, floorSite.name),
+          state.floor.topic ? ` — ${state.floor.topic}` : "",
+          h("span", { class: "muted" }, ` (${gettext("since")} ${timeOf(state.floor.since)})`),
+          " ",
+          h("button", { class: "danger", id: "take-back", onclick: () => act("floor.take_back") }, gettext("Take back the floor")),
+        )
+      : h("span", { class: "muted" }, gettext("Nobody has the floor.")),
+  );
+  $("#queue").replaceChildren(
+    ...(state.queue || []).map((q, i) =>
+      h(
+        "li",
+        { dataset: { site: q.site } },
+        h("span", {}, `${i + 1}. `, h("strong", {}, sites.get(q.site)?.name || "?"), q.topic ? ` — ${q.topic}` : "", h("span", { class: "muted" }, ` ${timeOf(q.at)}`)),
+        h("span", { class: "actions" },
+          h("button", { class: "grant", onclick: () => act("floor.grant", { request: q.id }) }, gettext("Grant")),
+          h("button", { class: "secondary decline", onclick: () => act("floor.decline", { request: q.id }) }, gettext("Decline")),
+        ),
+      ),
+    ),
+  );
+  show($("#queue-empty"), !(state.queue || []).length);
+  // Main source.
+  const select = $("#main-source");
+  select.replaceChildren(...state.sites.map((s) => h("option", { value: s.id, selected: s.id === state.main_source }, `${s.code} – ${s.name}`)));
+  $("#main-source-now").textContent = sites.get(state.main_source)?.name || "";
+  // Roll call.
+  const roll = state.roll_call;
+  show($("#roll-open"), !roll || !roll.open);
+  show($("#roll-close"), !!roll && roll.open);
+  if (roll) {
+    const t = roll.totals;
+    $("#roll-totals").textContent = interpolate(
+      gettext("Roll call no. %(n)s%(state)s: %(sp)s/%(si)s sites, %(dp)s/%(de)s delegates"),
+      {
+        n: roll.number,
+        state: roll.open ? ` (${gettext("open")})` : ` (${gettext("closed")})`,
+        sp: t.sites_present,
+        si: t.sites_invited,
+        dp: number(t.delegates_present),
+        de: number(t.delegates_expected),
+      },
+      true,
+    );
+    $("#roll-answers").replaceChildren(
+      ...state.sites.map((s) => {
+        const n = roll.answers[String(s.id)];
+        return h("li", { class: n === undefined ? "missing" : "answered", dataset: { site: s.id } }, h("span", {}, s.name), h("strong", {}, n === undefined ? "—" : number(n)));
+      }),
+    );
+  } else {
+    $("#roll-totals").textContent = gettext("No roll call yet.");
+    $("#roll-answers").replaceChildren();
+  }
+  $("#announcement-now").textContent = state.announcement || "";
+  renderChat($("#chat-log"), state.chat, sites);
+  // Media.
+  if (state.meeting.status === "live") ensureMedia();
+  else if (media) stopMedia();
+  media?.setMic(true, (state.mics?.open || []).includes(control.you.site));
+  media?.setWanted(wanted(state, control.you, { enlarged }));
+  placeStreams();
+}
+
+function placeStreams() {
+  if (!control.state) return;
+  for (const [siteId, tile] of tiles) {
+    const stream = siteId === control.you.site ? selfStream : media?.feedStreams.get(feedOf(siteId));
+    if (stream) play(tile.video, stream);
+    else tile.video.srcObject = null;
+  }
+  const big = $("#enlarged-video");
+  const stream = enlarged === control.you.site ? selfStream : enlarged ? media?.feedStreams.get(feedOf(enlarged)) : null;
+  if (stream) play(big, stream);
+  else big.srcObject = null;
+  const screen = control.state.screen;
+  const screenStream = screen && screen.site !== control.you.site ? media?.feedStreams.get(feedOf(screen.site, SCREEN)) : null;
+  show($("#screen-box"), !!screenStream);
+  if (screenStream) play($("#screen-video"), screenStream);
+}
+
+async function ensureMedia() {
+  if (media || mediaStarting) return;
+  mediaStarting = true;
+  const m = new Media("HQ");
+  m.addEventListener("localtrack", (e) => {
+    if (e.detail.track.kind !== "video") return;
+    selfStream = e.detail.on ? new MediaStream([e.detail.track]) : null;
+    placeStreams();
+  });
+  m.addEventListener("feed", placeStreams);
+  m.addEventListener("feedgone", placeStreams);
+  m.addEventListener("published", () => control.send("media.published"));
+  m.addEventListener("problem", (e) => toast(e.detail, "error"));
+  m.addEventListener("lost", () => scheduleRestart());
+  m.addEventListener("screenstopped", () => {
+    $("#screen-btn").textContent = gettext("Share screen / slides");
+    control.send("screen.set", { sharing: false }).catch(() => {});
+  });
+  try {
+    const access = await control.send("media.access");
+    media = m;
+    await m.start(access);
+    render();
+  } catch (err) {
+    toast(interpolate(gettext("Media failed: %s. Retrying…"), [err.message || err]), "error");
+    media = m;
+    scheduleRestart();
+  } finally {
+    mediaStarting = false;
+  }
+}
+
+function scheduleRestart() {
+  if (restartTimer) return;
+  restartTimer = setTimeout(async () => {
+    restartTimer = null;
+    await stopMedia();
+    if (control.state?.meeting.status === "live") ensureMedia();
+  }, 2000);
+}
+
+async function stopMedia() {
+  const m = media;
+  media = null;
+  if (m) await m.stop().catch(() => {});
+}
+
+// --- controls ---------------------------------------------------------------------------
+
+$("#main-source-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act("main_source.set", { site: Number($("#main-source").value) });
+});
+$("#main-source-hq").addEventListener("click", () => act("main_source.set", { site: null }));
+$("#mute-all").addEventListener("click", () => act("mute.all", {}, gettext("All microphones closed except the main source.")));
+$("#roll-open").addEventListener("click", () => act("roll_call.open"));
+$("#roll-close").addEventListener("click", () => act("roll_call.close"));
+$("#announce-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act("announce", { text: $("#announce-text").value }, gettext("Announcement shown on every site."));
+  $("#announce-text").value = "";
+});
+$("#announce-clear").addEventListener("click", () => act("announce", { text: "" }));
+$("#chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("#chat-input");
+  if (!input.value.trim()) return;
+  act("chat.send", { text: input.value });
+  input.value = "";
+});
+$("#enlarged-close").addEventListener("click", () => enlarge(enlarged));
+$("#density").addEventListener("change", (e) => ($("#wall").dataset.density = e.target.value));
+$("#screen-btn").addEventListener("click", async () => {
+  if (!media) return;
+  try {
+    if (media.screen) {
+      media.stopScreen();
+    } else {
+      await media.startScreen();
+      await control.send("screen.set", { sharing: true });
+      $("#screen-btn").textContent = gettext("Stop sharing");
+    }
+  } catch (err) {
+    toast(err.message || String(err), "error");
+  }
+});
+
+control.start();
+window.diemcau = { control, get media() { return media; } };

@@ -1,0 +1,275 @@
+// Docs: docs/live.md — the site room page: the room PC on a big screen, run by the site
+// operator. Opened from the site's join link; no password.
+
+import { Control } from "./control.js";
+import { Media, grade } from "./media.js";
+import { feedOf, wanted, SCREEN } from "./policy.js";
+import { $, h, number, play, renderChat, show, toast } from "./ui.js";
+
+const config = JSON.parse(document.getElementById("live-config").textContent);
+const control = new Control(config.meeting, "site");
+let media = null;
+let mediaStarting = false;
+let micOn = false;
+let camOn = true;
+let lastAllowed = false;
+let restartTimer = null;
+
+const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s]));
+
+function setConnection(text, kind) {
+  const el = $("#connection");
+  el.textContent = text;
+  el.className = `connection ${kind}`;
+}
+
+control.addEventListener("status", (e) => {
+  if (e.detail === "reconnecting") setConnection(gettext("Reconnecting to the server…"), "bad");
+  else if (e.detail === "refused") setConnection(gettext("This page may no longer join: open your site's join link again."), "bad");
+  else if (e.detail === "connected") setConnection(gettext("Connected"), "good");
+});
+control.addEventListener("problem", (e) => toast(e.detail, "error"));
+control.addEventListener("chat", () => renderChat($("#chat-log"), control.state.chat, sitesById()));
+control.addEventListener("state", () => render());
+
+function render() {
+  const state = control.state;
+  const you = control.you;
+  const sites = sitesById();
+  const me = sites.get(you.site);
+  $("#meeting-status").textContent = {
+    scheduled: gettext("Not started yet: keep this page open."),
+    live: gettext("Live"),
+    ended: gettext("The meeting has ended. Thank you."),
+    cancelled: gettext("The meeting was cancelled."),
+  }[state.meeting.status];
+  $("#meeting-status").className = `badge ${state.meeting.status}`;
+  // Announcement banner.
+  show($("#announcement"), !!state.announcement);
+  $("#announcement-text").textContent = state.announcement || "";
+  // Stage labels.
+  const main = sites.get(state.main_source);
+  $("#main-label").textContent = main ? main.name : "";
+  const floorSite = state.floor ? sites.get(state.floor.site) : null;
+  const floorVisible = !!floorSite && state.floor.site !== state.main_source && state.floor.site !== you.site;
+  show($("#floor-box"), floorVisible);
+  $("#floor-label").textContent = floorSite ? `${gettext("Speaking")}: ${floorSite.name}` + (state.floor.topic ? ` — ${state.floor.topic}` : "") : "";
+  show($("#screen-box"), !!state.screen && state.screen.site !== you.site);
+  // Microphone: open only when the server allows it (floor, main source, or the chair).
+  const allowed = (state.mics?.open || []).includes(you.site);
+  if (allowed && !lastAllowed) micOn = true; // given the floor: open the mic at once
+  if (!allowed) micOn = false;
+  lastAllowed = allowed;
+  media?.setMic(micOn, allowed);
+  const micBtn = $("#mic-btn");
+  micBtn.disabled = !allowed;
+  micBtn.textContent = !allowed
+    ? gettext("Microphone closed (wait for the chair)")
+    : micOn
+      ? gettext("Microphone ON — click to mute")
+      : gettext("Microphone muted — click to speak");
+  micBtn.className = `big ${allowed && micOn ? "on" : "off"}`;
+  // Floor request.
+  const mine = (state.queue || []).findIndex((q) => q.site === you.site);
+  const holding = state.floor?.site === you.site;
+  show($("#floor-request"), mine < 0 && !holding && state.meeting.status === "live");
+  show($("#floor-waiting"), mine >= 0);
+  $("#floor-position").textContent =
+    mine >= 0 ? interpolate(gettext("Waiting to speak: number %s in the queue."), [mine + 1]) : "";
+  show($("#floor-holding"), holding);
+  show($("#screen-btn"), holding || false);
+  // Roll call.
+  const roll = state.roll_call;
+  show($("#rollcall"), !!roll && roll.open);
+  if (roll && roll.open) {
+    $("#rollcall-title").textContent = interpolate(gettext("Roll call no. %s: how many delegates are in your room?"), [roll.number]);
+    const answered = roll.answers[String(you.site)];
+    $("#rollcall-answered").textContent =
+      answered !== undefined ? interpolate(gettext("Sent: %s delegates present. You may correct it."), [number(answered)]) : "";
+    const input = $("#rollcall-count");
+    if (!input.dataset.touched) input.value = answered ?? me?.expected ?? 0;
+  }
+  renderChat($("#chat-log"), state.chat, sites);
+  // Media follows the meeting.
+  if (state.meeting.status === "live") ensureMedia();
+  else if (media) stopMedia();
+  media?.setWanted(wanted(state, you));
+  placeStreams();
+}
+
+function placeStreams() {
+  if (!media || !control.state) return;
+  const state = control.state;
+  const want = [
+    ["#main-video", feedOf(state.main_source)],
+    ["#floor-video", state.floor ? feedOf(state.floor.site) : null],
+    ["#screen-video", state.screen ? feedOf(state.screen.site, SCREEN) : null],
+  ];
+  for (const [selector, feed] of want) {
+    const video = $(selector);
+    const stream = feed ? media.feedStreams.get(feed) : null;
+    video.dataset.feed = feed ?? "";
+    if (stream) play(video, stream);
+    else video.srcObject = null;
+  }
+  // The main source is this site itself (e.g. an award ceremony held here): show self.
+  if (state.main_source === control.you.site && selfStream) play($("#main-video"), selfStream);
+}
+
+let selfStream = null;
+
+async function ensureMedia() {
+  if (media || mediaStarting) return;
+  mediaStarting = true;
+  setMediaStatus(gettext("Connecting camera and microphone…"), "wait");
+  const m = new Media(sitesById().get(control.you.site)?.code || "site");
+  m.addEventListener("localtrack", (e) => {
+    const { track, on } = e.detail;
+    if (track.kind !== "video") return;
+    selfStream = on ? new MediaStream([track]) : null;
+    const self = $("#self-video");
+    if (selfStream) play(self, selfStream);
+    else self.srcObject = null;
+    placeStreams();
+  });
+  m.addEventListener("feed", placeStreams);
+  m.addEventListener("feedgone", placeStreams);
+  m.addEventListener("published", () => {
+    setMediaStatus(gettext("Sending picture and sound"), "good");
+    control.send("media.published");
+  });
+  m.addEventListener("quality", (e) => {
+    const q = e.detail;
+    control.send("quality", q);
+    const g = grade(q);
+    const el = $("#quality");
+    el.className = `quality ${g}`;
+    el.textContent = {
+      good: gettext("Link: good"),
+      fair: gettext("Link: fair"),
+      poor: gettext("Link: poor"),
+      unknown: gettext("Link: measuring…"),
+    }[g] + (q.rtt != null ? ` · ${Math.round(q.rtt)} ms` : "");
+  });
+  m.addEventListener("problem", (e) => toast(e.detail, "error"));
+  m.addEventListener("lost", () => scheduleRestart());
+  m.addEventListener("screenstopped", () => control.send("screen.set", { sharing: false }).catch(() => {}));
+  try {
+    const access = await control.send("media.access");
+    media = m;
+    await m.start(access);
+    m.setCamera(camOn);
+    render();
+  } catch (err) {
+    setMediaStatus(interpolate(gettext("Media failed: %s. Retrying…"), [err.message || err]), "bad");
+    media = m;
+    scheduleRestart();
+  } finally {
+    mediaStarting = false;
+  }
+}
+
+function scheduleRestart() {
+  if (restartTimer) return;
+  setMediaStatus(gettext("Media connection lost: reconnecting…"), "bad");
+  restartTimer = setTimeout(async () => {
+    restartTimer = null;
+    await stopMedia();
+    if (control.state?.meeting.status === "live") ensureMedia();
+  }, 2000);
+}
+
+async function stopMedia() {
+  const m = media;
+  media = null;
+  if (m) await m.stop().catch(() => {});
+  setMediaStatus(gettext("Media off"), "wait");
+}
+
+function setMediaStatus(text, kind) {
+  const el = $("#media-status");
+  el.textContent = text;
+  el.className = `connection ${kind}`;
+}
+
+// --- controls ---------------------------------------------------------------------------
+
+async function act(type, payload, done) {
+  try {
+    await control.send(type, payload);
+    if (done) toast(done, "success");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+}
+
+$("#mic-btn").addEventListener("click", () => {
+  micOn = !micOn;
+  render();
+});
+$("#cam-btn").addEventListener("click", () => {
+  camOn = !camOn;
+  media?.setCamera(camOn);
+  $("#cam-btn").textContent = camOn ? gettext("Camera ON") : gettext("Camera OFF");
+  $("#cam-btn").className = `big ${camOn ? "on" : "off"}`;
+});
+$("#floor-request-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act("floor.request", { topic: $("#floor-topic").value }, gettext("Request sent: wait for the chair."));
+  $("#floor-topic").value = "";
+});
+$("#floor-cancel").addEventListener("click", () => act("floor.cancel", {}, gettext("Request withdrawn.")));
+$("#rollcall-count").addEventListener("input", (e) => (e.target.dataset.touched = "1"));
+$("#rollcall-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const value = Number($("#rollcall-count").value);
+  if (!Number.isInteger(value) || value < 0) {
+    toast(gettext("Enter the number of delegates present, a whole number."), "error");
+    return;
+  }
+  act("roll_call.answer", { delegates: value }, gettext("Roll call answered."));
+});
+$("#chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("#chat-input");
+  if (!input.value.trim()) return;
+  act("chat.send", { text: input.value });
+  input.value = "";
+});
+$("#screen-btn").addEventListener("click", async () => {
+  if (!media) return;
+  try {
+    if (media.screen) {
+      media.stopScreen();
+    } else {
+      await media.startScreen();
+      await control.send("screen.set", { sharing: true });
+    }
+  } catch (err) {
+    toast(err.message || String(err), "error");
+  }
+});
+$("#fullscreen-btn").addEventListener("click", () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else document.documentElement.requestFullscreen().catch(() => {});
+});
+
+async function fillDevices() {
+  try {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    for (const [kind, select] of [["audioinput", $("#mic-select")], ["videoinput", $("#cam-select")]]) {
+      select.replaceChildren(
+        ...devices.filter((d) => d.kind === kind).map((d, i) => h("option", { value: d.deviceId }, d.label || `${kind} ${i + 1}`)),
+      );
+    }
+  } catch {
+    /* no permission yet: the lists fill after the first capture */
+  }
+}
+$("#mic-select").addEventListener("change", (e) => media?.useDevice("audio", e.target.value).catch((err) => toast(err.message, "error")));
+$("#cam-select").addEventListener("change", (e) => media?.useDevice("video", e.target.value).catch((err) => toast(err.message, "error")));
+navigator.mediaDevices?.addEventListener?.("devicechange", fillDevices);
+
+control.start();
+setTimeout(fillDevices, 3000);
+window.diemcau = { control, get media() { return media; } }; // for operators' debugging and tests

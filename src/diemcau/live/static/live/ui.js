@@ -1,0 +1,66 @@
+// Docs: docs/live.md — small DOM helpers shared by the room page and the HQ console.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+export function show(el, visible) {
+  if (el) el.hidden = !visible;
+}
+
+export function timeOf(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
+}
+
+export function number(n) {
+  return Number(n || 0).toLocaleString("vi-VN");
+}
+
+// Attach a stream to a <video>, keeping playback going across track changes.
+export function play(video, stream) {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  const p = video.play();
+  if (p && p.catch) p.catch(() => {});
+}
+
+export function toast(message, kind = "info") {
+  const box = $("#toasts");
+  if (!box) return;
+  const item = h("div", { class: `toast ${kind}`, role: "status" }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+export function renderChat(log, chat, sites) {
+  log.replaceChildren(
+    ...(chat || []).map((m) => {
+      const who = m.site ? sites.get(m.site)?.name || "?" : m.author || "HQ";
+      return h(
+        "li",
+        { class: m.announcement ? "announcement" : "" },
+        h("span", { class: "time" }, timeOf(m.at)),
+        " ",
+        h("strong", {}, who),
+        ": ",
+        m.text,
+      );
+    }),
+  );
+  log.scrollTop = log.scrollHeight;
+}

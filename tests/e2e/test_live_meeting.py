@@ -1,0 +1,199 @@
+"""The live meeting in real browsers: HQ console and two site pages, against `diemcau serve`
+(real app, real Janus). Chromium uses its fake camera and microphone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from diemcau.media.client import JanusClient
+from diemcau.media.testing import Subscriber, subscribe
+from tests.e2e.conftest import Installation
+
+LINKS = """
+import json
+from datetime import timedelta
+from django.utils import timezone
+from diemcau.meetings.models import Meeting
+from diemcau.meetings.services import invited_sites, save_meeting
+from diemcau.orgs.models import Site
+from diemcau.live.joinlinks import join_path
+start = timezone.now()
+m = save_meeting(Meeting(title='Hội nghị trực tuyến e2e', start=start, end=start + timedelta(hours=2),
+                         main_site=Site.objects.get(kind='main')),
+                 sites=invited_sites(all_sites=True), agenda=None, by=None)
+print(json.dumps({'meeting': m.pk, 'A': join_path(m.invitations.get(site__code='CSDN')),
+                  'B': join_path(m.invitations.get(site__code='CSDT')),
+                  'feeds': {c: m.invitations.get(site__code=c).site_id * 10 + 1 for c in ('CSDN', 'CSDT')}}))
+"""
+
+ACCESS = """
+import json
+from diemcau.meetings.models import Meeting
+from diemcau.live import rooms
+m = Meeting.objects.get(title='Hội nghị trực tuyến e2e')
+a = rooms.grant_access(m.janus_room, m.janus_room_secret)
+print(json.dumps({'url': a.janus_url, 'core': a.core_token, 'room': a.room_id, 'token': a.room_token}))
+"""
+
+FRAMES = """(sel) => { const v = document.querySelector(sel);
+  return v && v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : -1; }"""
+
+AUDIO_PACKETS = """async () => { const pc = window.diemcau.media?.sub?.webrtcStuff?.pc; if (!pc) return 0;
+  let n = 0; (await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.packetsReceived; });
+  return n; }"""
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.2)
+
+
+def frames_advance(page: Any, selector: str) -> bool:
+    first = page.evaluate(FRAMES, selector)
+    if first < 0:
+        return False
+    page.wait_for_timeout(700)
+    return bool(page.evaluate(FRAMES, selector) > first)
+
+
+def state(page: Any) -> dict[str, Any]:
+    return page.evaluate("JSON.parse(JSON.stringify(window.diemcau.control.state))")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def meeting_pages(installation: Installation, browser: Any) -> Any:
+    links = json.loads(installation.manage("shell", "-c", LINKS).strip().splitlines()[-1])
+    args = {"viewport": {"width": 1400, "height": 900}, "locale": "vi-VN"}
+    hq = browser.new_context(**args).new_page()
+    hq.goto(installation.url + "/accounts/login/")
+    hq.fill("input[name=username]", "chutri")
+    hq.fill("input[name=password]", installation.passwords["chutri"])
+    hq.click("button[type=submit]")
+    hq.wait_for_url("**/meetings/")
+    hq.goto(f"{installation.url}/live/{links['meeting']}/console/")
+    hq.locator("#start-form button").click()
+    hq.wait_for_selector("#meeting-status.live")
+    site_a = browser.new_context(**args).new_page()
+    site_a.goto(installation.url + links["A"])
+    site_b = browser.new_context(**args).new_page()
+    site_b.goto(installation.url + links["B"])
+    for page in (site_a, site_b):
+        page.wait_for_selector("#media-status.good", timeout=30000)
+    return hq, site_a, site_b, links
+
+
+def test_roll_call_totals_count_both_sites(meeting_pages: Any) -> None:
+    hq, site_a, site_b, _links = meeting_pages
+    hq.click("#roll-open")
+    for page, count in ((site_a, 27), (site_b, 31)):
+        page.wait_for_selector("#rollcall:not([hidden])")
+        page.fill("#rollcall-count", str(count))
+        page.click("#rollcall-send")
+    wait_until(
+        lambda: (
+            "3/26" not in hq.inner_text("#roll-totals") and "2/26" in hq.inner_text("#roll-totals")
+        )
+    )
+    totals = state(hq)["roll_call"]["totals"]
+    assert totals["sites_present"] == 2 and totals["delegates_present"] == 58
+    assert "58" in hq.inner_text("#roll-totals")
+
+
+def test_floor_granted_to_a_is_seen_and_heard_at_b_and_mute_holds_at_janus(
+    meeting_pages: Any, installation: Installation
+) -> None:
+    hq, site_a, site_b, links = meeting_pages
+    site_a.fill("#floor-topic", "Báo cáo sản lượng")
+    site_a.click("#floor-request-btn")
+    hq.wait_for_selector("#queue li .grant")
+    assert "Báo cáo sản lượng" in hq.inner_text("#queue")
+    hq.click("#queue li .grant")
+    # B shows A beside the main source, the picture moves, and A's sound arrives.
+    feed_a = links["feeds"]["CSDN"]
+    wait_until(
+        lambda: site_b.get_attribute("#floor-video", "data-feed") == str(feed_a),
+        what="A on B's page",
+    )
+    wait_until(lambda: frames_advance(site_b, "#floor-video"), what="A's video playing at B")
+    assert (
+        site_b.evaluate("document.querySelector('#floor-video').srcObject.getAudioTracks().length")
+        == 1
+    )
+    first = site_b.evaluate(AUDIO_PACKETS)
+    wait_until(lambda: site_b.evaluate(AUDIO_PACKETS) > first + 20, what="A's audio packets at B")
+    # A's mic is open on its own page.
+    assert "ON" in site_a.inner_text("#mic-btn") or "BẬT" in site_a.inner_text("#mic-btn").upper()
+
+    # An independent subscriber straight on Janus hears A now... (its own event loop in a
+    # thread: Playwright's sync API holds this thread's loop)
+    access = json.loads(installation.manage("shell", "-c", ACCESS).strip().splitlines()[-1])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=30)
+
+    client = JanusClient(access["url"], token=access["core"], reconnect=False)
+    run(client.connect())
+    sub: Subscriber = run(subscribe(client, access["room"], feed_a, access["token"]))
+
+    def grows(seconds: float = 1.5) -> bool:
+        before = run(sub.packets_received("audio"))
+        time.sleep(seconds)
+        return bool(run(sub.packets_received("audio")) > before)
+
+    try:
+        assert wait_until(grows, what="audio from A at the Janus subscriber")
+        # ...the chair mutes A: Janus stops forwarding its audio,
+        hq.click(".tile[data-code=CSDN]")
+        hq.click("#enlarged-actions .danger")
+        wait_until(lambda: not grows(), what="A's audio stopped at Janus")
+        # ...even if A's page is tampered with to unmute itself.
+        site_a.evaluate("window.diemcau.media.pub.unmuteAudio()")
+        assert not grows(2.0)
+    finally:
+        run(sub.close())
+        run(client.close())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+    hq.click("#enlarged-close")
+
+
+def test_main_source_switched_to_b_shows_on_a(meeting_pages: Any) -> None:
+    hq, site_a, _site_b, links = meeting_pages
+    feed_b = links["feeds"]["CSDT"]
+    hq.select_option("#main-source", value=str(feed_b // 10))
+    hq.click("#main-source-form button[type=submit]")
+    wait_until(
+        lambda: site_a.get_attribute("#main-video", "data-feed") == str(feed_b),
+        what="B as main source on A",
+    )
+    wait_until(lambda: frames_advance(site_a, "#main-video"), what="B's video playing at A")
+    assert "Dầu Tiếng" in site_a.inner_text("#main-label")
+
+
+def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:
+    _hq, site_a, site_b, _links = meeting_pages
+    before = state(site_b)
+    site_b.reload()
+    site_b.wait_for_function("window.diemcau && window.diemcau.control.state !== null")
+    after = state(site_b)
+    for section in ("main_source", "floor", "queue", "mics", "roll_call", "announcement", "screen"):
+        assert after[section] == before[section], section
+    site_b.wait_for_selector("#media-status.good", timeout=30000)
+    # B is the main source: after the reload it is shown to A again (its new publisher).
+    wait_until(lambda: frames_advance(site_a, "#main-video"), what="B's video back at A")

@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
+    # Screen share without a picker: the whole (virtual) screen.
+    "--auto-select-desktop-capture-source=Entire screen",
 ]
 
 

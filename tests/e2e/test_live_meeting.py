@@ -186,6 +186,17 @@ def test_main_source_switched_to_b_shows_on_a(meeting_pages: Any) -> None:
     assert "Dầu Tiếng" in site_a.inner_text("#main-label")
 
 
+def test_slides_shared_from_hq_show_on_every_site(meeting_pages: Any) -> None:
+    hq, site_a, site_b, _links = meeting_pages
+    hq.click("#screen-btn")
+    for page in (site_a, site_b):
+        wait_until(lambda p=page: p.is_visible("#screen-box"), what="screen box shown")
+        wait_until(lambda p=page: frames_advance(p, "#screen-video"), what="shared screen playing")
+    hq.click("#screen-btn")  # stop sharing
+    for page in (site_a, site_b):
+        wait_until(lambda p=page: not p.is_visible("#screen-box"), what="screen box hidden again")
+
+
 def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:
     _hq, site_a, site_b, _links = meeting_pages
     before = state(site_b)

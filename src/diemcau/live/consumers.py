@@ -116,7 +116,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             return
         self.group = services.group_name(meeting_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        if not self.actor.hq:
+        if self.actor.site_id is not None:
             _event, self.attendance_id = await database_sync_to_async(services.site_connected)(
                 self.actor
             )

@@ -144,9 +144,14 @@ def site_connected(actor: Actor) -> tuple[Event, int]:
     """A site's page connected: open an attendance row (the gap since the last one shows)."""
     site_id = _require_site(actor)
     state = _locked_state(actor.meeting_id)
-    row = Attendance.objects.create(
-        meeting_id=actor.meeting_id, site_id=site_id, joined_at=timezone.now()
-    )
+    now = timezone.now()
+    if not actor.hq:
+        # The site is back: a row still open from before belongs to a connection that died
+        # without saying so (an app server that was killed). The room PC is one endpoint.
+        Attendance.objects.filter(
+            meeting_id=actor.meeting_id, site_id=site_id, left_at__isnull=True
+        ).update(left_at=now, left_reason="dropped")
+    row = Attendance.objects.create(meeting_id=actor.meeting_id, site_id=site_id, joined_at=now)
     return _commit(state, "presence", ["presence"]), row.pk
 
 

@@ -161,7 +161,12 @@ def site_disconnected(actor: Actor, attendance_id: int, *, dropped: bool) -> Eve
     Attendance.objects.filter(pk=attendance_id, left_at__isnull=True).update(
         left_at=timezone.now(), left_reason="dropped" if dropped else "left"
     )
-    return _commit(state, "presence", ["presence"])
+    sections = ["presence"]
+    if not actor.hq and state.screen_share_id == actor.site_id:
+        # A site's shared screen goes with its page.
+        state.screen_share_id = None
+        sections.append("screen")
+    return _commit(state, "presence", sections)
 
 
 # --- floor ------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ function render() {
   const floorVisible = !!floorSite && state.floor.site !== state.main_source && state.floor.site !== you.site;
   show($("#floor-box"), floorVisible);
   $("#floor-label").textContent = floorSite ? `${gettext("Speaking")}: ${floorSite.name}` + (state.floor.topic ? ` — ${state.floor.topic}` : "") : "";
-  show($("#screen-box"), !!state.screen && state.screen.site !== you.site);
+  // The slides box appears once their stream actually arrives (see placeStreams).
   // Microphone: open only when the server allows it (floor, main source, or the chair).
   const allowed = (state.mics?.open || []).includes(you.site);
   if (allowed && !lastAllowed) micOn = true; // given the floor: open the mic at once
@@ -112,6 +112,7 @@ function placeStreams() {
     if (stream) play(video, stream);
     else video.srcObject = null;
   }
+  show($("#screen-box"), !!state.screen && state.screen.site !== control.you.site && !!$("#screen-video").srcObject);
   // The main source is this site itself (e.g. an award ceremony held here): show self.
   if (state.main_source === control.you.site && selfStream) play($("#main-video"), selfStream);
 }

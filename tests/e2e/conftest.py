@@ -46,6 +46,52 @@ class Installation:
     passwords: dict[str, str]
     env: dict[str, str]
 
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start `diemcau serve` (embedded Janus + web app) and wait until it answers."""
+        log = (self.data_dir / "serve.log").open("a")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "diemcau",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/accounts/login/", timeout=2)  # noqa: S310
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "diemcau serve did not come up:\n"
+                        + (self.data_dir / "serve.log").read_text()
+                    ) from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
     def manage(self, *args: str) -> str:
         return subprocess.run(
             [sys.executable, "-m", "diemcau", *args],
@@ -75,32 +121,10 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
     demo = inst.manage("demo")
     for name, password in re.findall(r"^\s+(\S+)\s+(\S+)\s+.+$", demo, flags=re.M):
         inst.passwords[name] = password
-    log = (data_dir / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "diemcau", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(inst.url + "/accounts/login/", timeout=2)  # noqa: S310
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError(
-                    "diemcau serve did not come up:\n" + (data_dir / "serve.log").read_text()
-                ) from None
-            time.sleep(0.3)
+    inst.port = port
+    inst.start()
     yield inst
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    inst.stop()
 
 
 @pytest.fixture(scope="session")

@@ -208,3 +208,37 @@ def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> 
     site_b.wait_for_selector("#media-status.good", timeout=30000)
     # B is the main source: after the reload it is shown to A again (its new publisher).
     wait_until(lambda: frames_advance(site_a, "#main-video"), what="B's video back at A")
+
+
+ATTENDANCE = """
+from diemcau.live.models import Attendance
+rows = Attendance.objects.filter(meeting__title='Hội nghị trực tuyến e2e', site__code='CSDN').order_by('joined_at')
+print(';'.join(f"{r.left_reason or 'open'}" for r in rows))
+"""
+
+
+def test_pages_come_back_by_themselves_after_the_server_restarts(
+    meeting_pages: Any, installation: Installation
+) -> None:
+    hq, site_a, _site_b, _links = meeting_pages
+    installation.stop()  # the web app and its Janus go down together
+    wait_until(
+        lambda: (
+            "reconnecting" in (site_a.get_attribute("#connection", "class") or "")
+            or "bad" in (site_a.get_attribute("#connection", "class") or "")
+        ),
+        what="A shows reconnecting",
+    )
+    installation.start()
+    # Control connection, then media (new Janus session, room re-created by the server).
+    site_a.wait_for_selector("#connection.good", timeout=30000)
+    site_a.wait_for_selector("#media-status.good", timeout=45000)
+    wait_until(
+        lambda: frames_advance(site_a, "#main-video"),
+        timeout=45,
+        what="main source playing again at A",
+    )
+    hq.wait_for_selector("#connection.good", timeout=30000)
+    # Attendance shows the gap: the first connection was dropped, a new one is open.
+    rows = installation.manage("shell", "-c", ATTENDANCE).strip().splitlines()[-1].split(";")
+    assert rows[-1] == "open" and "dropped" in rows[:-1], rows

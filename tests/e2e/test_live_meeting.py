@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def frames_advance(page: Any, selector: str) -> bool:
 
 
 def state(page: Any) -> dict[str, Any]:
-    return page.evaluate("JSON.parse(JSON.stringify(window.diemcau.control.state))")  # type: ignore[no-any-return]
+    return page.evaluate("JSON.parse(JSON.stringify(window.diemcau.control.state))")
 
 
 @pytest.fixture(scope="module")
@@ -190,11 +191,11 @@ def test_slides_shared_from_hq_show_on_every_site(meeting_pages: Any) -> None:
     hq, site_a, site_b, _links = meeting_pages
     hq.click("#screen-btn")
     for page in (site_a, site_b):
-        wait_until(lambda p=page: p.is_visible("#screen-box"), what="screen box shown")
-        wait_until(lambda p=page: frames_advance(p, "#screen-video"), what="shared screen playing")
+        wait_until(partial(page.is_visible, "#screen-box"), what="screen box shown")
+        wait_until(partial(frames_advance, page, "#screen-video"), what="shared screen playing")
     hq.click("#screen-btn")  # stop sharing
     for page in (site_a, site_b):
-        wait_until(lambda p=page: not p.is_visible("#screen-box"), what="screen box hidden again")
+        wait_until(partial(page.is_hidden, "#screen-box"), what="screen box hidden again")
 
 
 def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:

@@ -161,6 +161,9 @@ async def in_room(meeting: Meeting, org: Org, scenario: Callable[[Room], Awaitab
         return Actor(meeting_id=meeting.pk, site_id=site_pk, hq=hq, chair=hq)
 
     chair = actor(org.main.pk, hq=True)
+    # The three pages' control connections are open: only connected sites may publish.
+    for page in (chair, actor(org.site_a.pk), actor(org.site_b.pk)):
+        await in_thread(services.site_connected, page)
     access = {
         name: await in_thread(media_policy.access_for, a)
         for name, a in (
@@ -271,27 +274,27 @@ def test_main_source_audio_passes_and_moves_with_the_main_source(
     asyncio.run(in_room(live_meeting, org, scenario))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "access_for's room token is not bound to the feed ids it names: Janus's `allowed` "
-        "list admits any id, so one site's page can publish as another site's (or HQ's) "
-        "feed and be heard by that site's audio policy"
-    ),
-)
-def test_a_sites_room_token_cannot_publish_under_another_sites_feed_id(
+def test_a_feed_id_taken_by_another_page_is_kicked_while_its_site_is_not_connected(
     live_meeting: Meeting, org: Org
 ) -> None:
+    """Janus's room tokens do not bind a feed id: site B's page can join under HQ's id.
+    The server keeps a publisher only while the site owning that id is connected, so the
+    impostor is kicked at the next enforcement and is never heard as HQ."""
+
     async def scenario() -> None:
         b = Actor(meeting_id=live_meeting.pk, site_id=org.site_b.pk, hq=False)
+        await in_thread(services.site_connected, b)
         access = await in_thread(media_policy.access_for, b)
-        # HQ's feed id: the main source, whose audio passes by default.
         impostor = {**access, "feed": feed_id(org.main.pk)}
         async with JanusClient(
             access["janus_url"], token=access["core_token"], reconnect=False
         ) as client:
-            with pytest.raises(JanusError):
-                publisher = await publish_as(client, impostor, "Cao su Dầu Tiếng")
+            publisher = await publish_as(client, impostor, "Điểm cầu chính")
+            try:
+                assert feed_id(org.main.pk) in await in_thread(audio_moderated, live_meeting)
+                await in_thread(media_policy.enforce_audio, live_meeting.pk)
+                assert feed_id(org.main.pk) not in await in_thread(audio_moderated, live_meeting)
+            finally:
                 await publisher.close()
 
     asyncio.run(scenario())

@@ -68,10 +68,10 @@ HANDLERS: dict[str, Handler] = {
     ),
     "floor.decline": lambda a, m: services.decline_floor(a, _int(m.get("request"))),
     "floor.take_back": lambda a, m: services.take_back_floor(a),
-    "mute": lambda a, m: services.set_mute(a, _int(m.get("site")), bool(m.get("mute", True))),
+    "mute": lambda a, m: services.set_mute(a, _int(m.get("site")), _bool(m.get("mute", True))),
     "mute.all": lambda a, m: services.mute_all(a),
     "main_source.set": lambda a, m: services.set_main_source(a, _int_or_none(m.get("site"))),
-    "screen.set": lambda a, m: services.set_screen_share(a, bool(m.get("sharing"))),
+    "screen.set": lambda a, m: services.set_screen_share(a, _bool(m.get("sharing"))),
     "roll_call.open": lambda a, m: services.open_roll_call(a),
     "roll_call.close": lambda a, m: services.close_roll_call(a),
     "roll_call.answer": lambda a, m: services.answer_roll_call(a, m.get("delegates")),  # type: ignore[arg-type]
@@ -95,6 +95,12 @@ def _quality(message: dict[str, Any]) -> dict[str, float | None]:
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Refused(f"expected a whole number (got {value!r})")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Refused(f"expected true or false (got {value!r})")
     return value
 
 
@@ -193,11 +199,28 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     def _enforce_audio_soon(self) -> None:
         """Tell Janus whose audio passes, without holding up this connection."""
         assert self.actor is not None
-        meeting_id = self.actor.meeting_id
-        task = asyncio.create_task(
-            sync_to_async(media_policy.enforce_audio, thread_sensitive=False)(meeting_id)
-        )
+        task = asyncio.create_task(_enforce_in_order(self.actor.meeting_id))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
         task.add_done_callback(_log_failure)
+
+
+# One enforcement at a time per meeting (in this process), and at most one waiting: the
+# waiting run reads the state when its turn comes, so the last word is the newest state.
+# Across processes, `serve`'s periodic check converges within seconds.
+_enforcing: dict[int, asyncio.Lock] = {}
+_waiting: set[int] = set()
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def _enforce_in_order(meeting_id: int) -> None:
+    if meeting_id in _waiting:
+        return
+    _waiting.add(meeting_id)
+    lock = _enforcing.setdefault(meeting_id, asyncio.Lock())
+    async with lock:
+        _waiting.discard(meeting_id)
+        await sync_to_async(media_policy.enforce_audio, thread_sensitive=False)(meeting_id)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -14,7 +14,7 @@ from django.db import close_old_connections
 
 from diemcau.live import rooms
 from diemcau.live import state as live_state
-from diemcau.live.models import LiveState
+from diemcau.live.models import Attendance, LiveState
 from diemcau.live.services import Actor, Refused
 from diemcau.meetings.models import Meeting, MeetingStatus
 
@@ -41,9 +41,30 @@ def access_for(actor: Actor) -> dict[str, Any]:
     }
 
 
-def open_feeds(state: LiveState) -> set[int]:
-    site_ids = state.meeting.invitations.values_list("site_id", flat=True)
-    return {live_state.feed_id(s) for s in site_ids if live_state.audio_open(state, s)}
+def connected_sites(meeting_id: int) -> set[int]:
+    """Sites with a control connection open now (their page, or HQ's console)."""
+    return set(
+        Attendance.objects.filter(meeting_id=meeting_id, left_at__isnull=True).values_list(
+            "site_id", flat=True
+        )
+    )
+
+
+def open_feeds(state: LiveState, connected: set[int]) -> set[int]:
+    """Whose audio Janus lets through: open microphones of sites that are connected."""
+    return {live_state.feed_id(s) for s in connected if live_state.audio_open(state, s)}
+
+
+def allowed_feeds(connected: set[int]) -> set[int]:
+    """Who may publish at all. Janus's room tokens do not bind a feed id, so a page could
+    join under another site's id; a publisher is kept only while the site whose id it uses
+    has its control connection open (and a site's own page, when it connects and asks for
+    access, kicks whoever holds its ids)."""
+    return {
+        live_state.feed_id(s, slot)
+        for s in connected
+        for slot in (live_state.CAMERA, live_state.SCREEN)
+    }
 
 
 def enforce_audio(meeting_id: int) -> int:
@@ -54,4 +75,21 @@ def enforce_audio(meeting_id: int) -> int:
         return 0
     if state is None:
         return 0
-    return rooms.enforce_audio(meeting.janus_room, meeting.janus_room_secret, open_feeds(state))
+    connected = connected_sites(meeting_id)
+    return rooms.enforce_audio(
+        meeting.janus_room,
+        meeting.janus_room_secret,
+        open_feeds(state, connected),
+        allowed_feeds(connected),
+    )
+
+
+def enforce_all() -> None:
+    """Enforce audio and publishing rights in every live meeting (the periodic check)."""
+    for meeting_id in Meeting.objects.filter(status=MeetingStatus.LIVE).values_list(
+        "pk", flat=True
+    ):
+        try:
+            enforce_audio(meeting_id)
+        except rooms.MediaUnavailable as exc:
+            log.warning("meeting %s: cannot enforce audio: %s", meeting_id, exc)

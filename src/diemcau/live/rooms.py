@@ -162,18 +162,26 @@ async def _published_streams(
             await admin.allowed(room_id, secret, "remove", [token])
 
 
-def enforce_audio(room_id: int, secret: str, open_feeds: set[int]) -> int:
-    """Mute at the SFU the audio of every publisher not in `open_feeds`, unmute the others.
+def enforce_audio(
+    room_id: int, secret: str, open_feeds: set[int], allowed_feeds: set[int] | None = None
+) -> int:
+    """Mute at the SFU the audio of every publisher not in `open_feeds`, unmute the others,
+    and kick any publisher whose feed id is not in `allowed_feeds` (when given).
 
     Idempotent: only streams whose moderation differs are touched. Returns how many
-    moderate requests were sent. This is what makes a mute hold even if a site's page is
-    tampered with: Janus drops the audio before it reaches anyone.
+    requests were sent. This is what makes a mute hold even if a site's page is tampered
+    with: Janus drops the audio before it reaches anyone.
     """
 
     async def run(admin: VideoRoomAdmin) -> int:
         sent = 0
         for publisher in await _published_streams(admin, room_id, secret):
             feed = int(publisher.get("id", 0))
+            if allowed_feeds is not None and feed not in allowed_feeds:
+                with contextlib.suppress(MediaError):
+                    await admin.kick(room_id, secret, feed)
+                    sent += 1
+                continue
             should_mute = feed not in open_feeds
             for stream in publisher.get("streams", []):
                 if stream.get("type") != "audio" or stream.get("disabled"):

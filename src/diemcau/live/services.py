@@ -289,12 +289,12 @@ def set_mute(actor: Actor, site_id: int, mute: bool) -> Event:
 
 @transaction.atomic
 def mute_all(actor: Actor) -> Event:
-    """Close every microphone except the main source's."""
+    """Close every microphone except the main source's and HQ's."""
     _require_chair(actor)
     state = _locked_state(actor.meeting_id)
     site_ids = set(state.meeting.invitations.values_list("site_id", flat=True))
     state.open_mics = []
-    state.muted = sorted(site_ids - {state.main_source_id})
+    state.muted = sorted(site_ids - {state.main_source_id, state.meeting.main_site_id})
     return _commit(state, "mics", ["mics"])
 
 

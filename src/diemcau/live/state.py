@@ -48,11 +48,15 @@ def site_of_feed(feed: int) -> tuple[int, int]:
 
 
 def audio_open(state: LiveState, site_id: int) -> bool:
-    """Whose microphone is open: the floor, the main source and sites the chair allowed,
-    unless the chair muted them."""
+    """Whose microphone is open: the floor, the main source, HQ (the chair must always be
+    heard, also when a branch is the main source) and sites the chair allowed, unless the
+    chair muted them."""
     if site_id in state.muted:
         return False
-    return site_id in (state.floor_id, state.main_source_id) or site_id in state.open_mics
+    return (
+        site_id in (state.floor_id, state.main_source_id, state.meeting.main_site_id)
+        or site_id in state.open_mics
+    )
 
 
 def build(state: LiveState, names: tuple[str, ...] | list[str] = SECTIONS) -> dict[str, Any]:

@@ -113,12 +113,16 @@ class Command(BaseCommand):
 
     async def _keep_rooms(self) -> None:
         """Re-create live meetings' rooms whenever Janus has lost them (after a restart)."""
+        from diemcau.live.media_policy import enforce_all
         from diemcau.live.rooms import MediaUnavailable
         from diemcau.meetings.services import restore_live_rooms
 
         while True:
             try:
                 await sync_to_async(restore_live_rooms, thread_sensitive=False)()
+                # Also the safety net for mutes: a publisher that got past them (a race
+                # between two app processes, an impostor feed id) is corrected here.
+                await sync_to_async(enforce_all, thread_sensitive=False)()
             except MediaUnavailable as exc:
                 log.warning("cannot check live rooms: %s", exc)
             await asyncio.sleep(ROOM_CHECK_SECONDS)

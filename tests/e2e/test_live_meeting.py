@@ -187,6 +187,19 @@ def test_main_source_switched_to_b_shows_on_a(meeting_pages: Any) -> None:
     assert "Dầu Tiếng" in site_a.inner_text("#main-label")
 
 
+def test_chair_takes_the_floor_back(meeting_pages: Any) -> None:
+    hq, site_a, site_b, _links = meeting_pages
+    assert state(site_a)["floor"] is not None
+    hq.click("#take-back")
+    wait_until(
+        lambda: state(site_a)["floor"] is None and state(site_b)["floor"] is None,
+        what="floor ended everywhere",
+    )
+    assert site_a.is_hidden("#floor-holding") and site_a.is_visible("#floor-request")
+    assert site_b.is_hidden("#floor-box")
+    assert "Chưa có" in hq.inner_text("#floor-now")
+
+
 def test_slides_shared_from_hq_show_on_every_site(meeting_pages: Any) -> None:
     hq, site_a, site_b, _links = meeting_pages
     hq.click("#screen-btn")

@@ -211,6 +211,52 @@ def test_slides_shared_from_hq_show_on_every_site(meeting_pages: Any) -> None:
         wait_until(partial(page.is_hidden, "#screen-box"), what="screen box hidden again")
 
 
+def test_a_vote_across_two_sites_shows_its_result_everywhere(meeting_pages: Any) -> None:
+    hq, site_a, site_b, _links = meeting_pages
+    # One vote per site, quorum 0 so two of 26 sites suffice.
+    hq.fill("#vote-text", "Thông qua chương trình hội nghị")
+    hq.fill("#vote-quorum", "0")
+    hq.click("#vote-form button[type=submit]")
+    for page in (site_a, site_b):
+        page.wait_for_selector("#vote-choices button")
+        page.click("#vote-choices button >> nth=0")  # the first option: agree
+    wait_until(lambda: state(hq)["vote"]["result"]["cast"] == 2, what="two ballots counted")
+    hq.click("#vote-close")
+    for page in (site_a, site_b):
+        wait_until(lambda p=page: not state(p)["vote"]["open"], what="vote closed on the site")
+        assert "2" in page.inner_text("#vote-status")
+    result = state(site_a)["vote"]["result"]
+    assert result["adopted"] and result["sites_voted"] == 2
+    assert site_a.inner_text("#vote-status").endswith(hq.inner_text("#vote-result"))
+
+    # Per delegate, counted by each site: never more than the delegates it reported (27, 31).
+    hq.click("#vote-new")
+    hq.fill("#vote-text", "Biểu quyết theo đại biểu")
+    hq.select_option("#vote-counting", "delegates")
+    hq.fill("#vote-quorum", "0")
+    hq.click("#vote-form button[type=submit]")
+    site_b.wait_for_selector("#vote-counts input")
+    inputs = site_b.locator("#vote-counts input")
+    inputs.nth(0).fill("40")
+    site_b.click("#vote-counts button[type=submit]")
+    site_b.wait_for_selector(".toast.error")
+    assert state(site_b)["vote"]["voted"] == []
+    inputs.nth(0).fill("30")
+    inputs.nth(1).fill("1")
+    site_b.click("#vote-counts button[type=submit]")
+    site_a.wait_for_selector("#vote-counts input")
+    a_inputs = site_a.locator("#vote-counts input")
+    a_inputs.nth(0).fill("20")
+    a_inputs.nth(1).fill("5")
+    a_inputs.nth(2).fill("2")
+    site_a.click("#vote-counts button[type=submit]")
+    wait_until(lambda: state(hq)["vote"]["result"]["cast"] == 58, what="58 delegate votes")
+    hq.click("#vote-close")
+    wait_until(lambda: not state(site_b)["vote"]["open"], what="closed at B")
+    tally = state(site_b)["vote"]["result"]["tally"]
+    assert list(tally.values()) == [50, 6, 2]
+
+
 def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:
     _hq, site_a, site_b, _links = meeting_pages
     before = state(site_b)

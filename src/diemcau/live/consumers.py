@@ -77,6 +77,17 @@ HANDLERS: dict[str, Handler] = {
     "roll_call.answer": lambda a, m: services.answer_roll_call(a, m.get("delegates")),  # type: ignore[arg-type]
     "announce": lambda a, m: services.announce(a, str(m.get("text", ""))),
     "chat.send": lambda a, m: services.send_chat(a, m.get("text")),  # type: ignore[arg-type]
+    "vote.open": lambda a, m: services.open_vote(
+        a,
+        str(m.get("text", "")),
+        m.get("options") if isinstance(m.get("options"), list) else None,
+        str(m.get("counting", "site")),
+        _bool(m.get("secret", False)),
+        m.get("quorum_percent", 50),
+        m.get("majority_percent", 50),
+    ),
+    "vote.cast": lambda a, m: services.cast_vote(a, m.get("choice"), m.get("counts")),
+    "vote.close": lambda a, m: services.close_vote(a),
 }
 
 # Events after which Janus must be told whose audio to let through.

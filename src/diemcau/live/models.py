@@ -154,3 +154,61 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:50]
+
+
+class Counting(models.TextChoices):
+    PER_SITE = "site", _("one vote per site")
+    PER_DELEGATE = "delegates", _("per delegate, counted by each site")
+
+
+class Motion(models.Model):
+    """A vote (biểu quyết) the chair puts to the meeting."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="motions")
+    number = models.PositiveIntegerField(_("number"))
+    text = models.TextField(_("motion"), max_length=1000)
+    options = models.JSONField(_("options"), default=list)
+    counting = models.CharField(
+        _("counting"), max_length=10, choices=Counting.choices, default=Counting.PER_SITE
+    )
+    secret = models.BooleanField(_("secret ballot"), default=False)
+    # Valid only if at least this share of those eligible voted (sites invited, or delegates
+    # present at the last roll call); adopted if the first option gets more than
+    # `majority_percent` of the votes cast.
+    quorum_percent = models.PositiveSmallIntegerField(_("quorum (%)"), default=50)
+    majority_percent = models.PositiveSmallIntegerField(_("majority (%)"), default=50)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Filled when closed: {"tally", "cast", "eligible", "sites_voted", "quorum", "adopted"}
+    result = models.JSONField(_("result"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = _("vote")
+        verbose_name_plural = _("votes")
+        constraints = [models.UniqueConstraint(fields=["meeting", "number"], name="motion_number")]
+
+    def __str__(self) -> str:
+        return f"{self.number}. {self.text[:60]}"
+
+
+class Ballot(models.Model):
+    """One site's vote: its choice (per site), or its room's counts per option (per delegate)."""
+
+    motion = models.ForeignKey(Motion, on_delete=models.CASCADE, related_name="ballots")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    counts = models.JSONField(_("counts"))  # {option: number}; per site: {choice: 1}
+    cast_at = models.DateTimeField(_("cast at"))
+
+    class Meta:
+        verbose_name = _("ballot")
+        verbose_name_plural = _("ballots")
+        constraints = [
+            models.UniqueConstraint(fields=["motion", "site"], name="one_ballot_per_site")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code}: {self.counts}"

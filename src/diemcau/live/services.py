@@ -25,10 +25,13 @@ from diemcau.accounts.models import User
 from diemcau.live import state as live_state
 from diemcau.live.models import (
     Attendance,
+    Ballot,
     ChatMessage,
+    Counting,
     FloorRequest,
     FloorStatus,
     LiveState,
+    Motion,
     RollCall,
     RollCallAnswer,
 )
@@ -450,3 +453,146 @@ def meeting_status_changed(meeting_id: int) -> Event:
         _end_turn(state, now)
         RollCall.objects.filter(meeting_id=meeting_id, closed_at__isnull=True).update(closed_at=now)
     return _commit(state, "meeting", list(live_state.SECTIONS))
+
+
+# --- votes (biểu quyết) -------------------------------------------------------------------
+
+
+def default_options() -> list[str]:
+    return [_("Agree"), _("Disagree"), _("Abstain")]
+
+
+@transaction.atomic
+def open_vote(
+    actor: Actor,
+    text: str,
+    options: list[str] | None = None,
+    counting: str = Counting.PER_SITE,
+    secret: bool = False,
+    quorum_percent: int = 50,
+    majority_percent: int = 50,
+) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    _require_live(state)
+    text = _clean_text(text)
+    choices = [
+        o.strip()[:100] for o in (options or default_options()) if isinstance(o, str) and o.strip()
+    ]
+    if len(choices) < 2 or len(set(choices)) != len(choices):
+        raise Refused(_("Give at least two different options."))
+    if counting not in Counting.values:
+        raise Refused(_("Unknown way of counting: %(value)s.") % {"value": counting})
+    for name, value in (("quorum", quorum_percent), ("majority", majority_percent)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise Refused(
+                _("%(name)s must be a percentage from 0 to 100 (got %(value)s).")
+                % {"name": name, "value": value}
+            )
+    if Motion.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).exists():
+        raise Refused(_("Close the open vote first."))
+    Motion.objects.create(
+        meeting_id=actor.meeting_id,
+        number=Motion.objects.filter(meeting_id=actor.meeting_id).count() + 1,
+        text=text,
+        options=choices,
+        counting=counting,
+        secret=secret,
+        quorum_percent=quorum_percent,
+        majority_percent=majority_percent,
+        opened_at=timezone.now(),
+        opened_by=actor.user,
+    )
+    return _commit(state, "vote.opened", ["vote"])
+
+
+def delegates_present(meeting_id: int, site_id: int) -> int | None:
+    """The site's delegates at its latest roll-call answer (None if it never answered)."""
+    answer = (
+        RollCallAnswer.objects.filter(roll_call__meeting_id=meeting_id, site_id=site_id)
+        .order_by("-roll_call__number")
+        .first()
+    )
+    return answer.delegates_present if answer else None
+
+
+@transaction.atomic
+def cast_vote(actor: Actor, choice: Any = None, counts: Any = None) -> Event:
+    """A site votes: one choice (per site), or its room's count per option (per delegate),
+    never more than the delegates it reported present. Once, and only for itself."""
+    site_id = _require_site(actor)
+    state = _locked_state(actor.meeting_id)
+    motion = Motion.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
+    if motion is None:
+        raise Refused(_("No vote is open."))
+    if not state.meeting.invitations.filter(site_id=site_id).exists():
+        raise Refused(_("That site is not invited to this meeting."))
+    if Ballot.objects.filter(motion=motion, site_id=site_id).exists():
+        raise Refused(_("Your site has already voted."))
+    if motion.counting == Counting.PER_SITE:
+        if choice not in motion.options:
+            raise Refused(_("Choose one of the options (got %(value)s).") % {"value": choice})
+        tally = {choice: 1}
+    else:
+        if not isinstance(counts, dict) or set(counts) - set(motion.options):
+            raise Refused(_("Give a number for each option."))
+        tally = {}
+        for option in motion.options:
+            value = counts.get(option, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise Refused(
+                    _("“%(option)s”: a whole number of delegates, 0 or more (got %(value)s).")
+                    % {"option": option, "value": value}
+                )
+            tally[option] = value
+        present = delegates_present(actor.meeting_id, site_id)
+        if present is None:
+            raise Refused(_("Answer the roll call first: votes are limited to delegates present."))
+        if sum(tally.values()) > present:
+            raise Refused(
+                _(
+                    "%(total)d votes is more than the %(present)d delegates "
+                    "your site reported present."
+                )
+                % {"total": sum(tally.values()), "present": present}
+            )
+    Ballot.objects.create(motion=motion, site_id=site_id, counts=tally, cast_at=timezone.now())
+    return _commit(state, "vote.cast", ["vote"])
+
+
+def vote_result(motion: Motion) -> dict[str, Any]:
+    tally = {option: 0 for option in motion.options}
+    for ballot in motion.ballots.all():
+        for option, n in ballot.counts.items():
+            tally[option] = tally.get(option, 0) + int(n)
+    cast = sum(tally.values())
+    if motion.counting == Counting.PER_SITE:
+        eligible = motion.meeting.invitations.count()
+    else:
+        eligible = sum(
+            delegates_present(motion.meeting_id, site_id) or 0
+            for site_id in motion.meeting.invitations.values_list("site_id", flat=True)
+        )
+    quorum = eligible > 0 and cast * 100 >= motion.quorum_percent * eligible
+    first = motion.options[0]
+    return {
+        "tally": tally,
+        "cast": cast,
+        "eligible": eligible,
+        "sites_voted": motion.ballots.count(),
+        "quorum": quorum,
+        "adopted": bool(quorum and tally[first] * 100 > motion.majority_percent * cast),
+    }
+
+
+@transaction.atomic
+def close_vote(actor: Actor) -> Event:
+    _require_chair(actor)
+    state = _locked_state(actor.meeting_id)
+    motion = Motion.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
+    if motion is None:
+        raise Refused(_("No vote is open."))
+    motion.closed_at = timezone.now()
+    motion.result = vote_result(motion)
+    motion.save(update_fields=["closed_at", "result"])
+    return _commit(state, "vote.closed", ["vote"])

@@ -17,6 +17,7 @@ from diemcau.live.models import (
     FloorRequest,
     FloorStatus,
     LiveState,
+    Motion,
     RollCall,
 )
 from diemcau.meetings.models import Meeting
@@ -33,6 +34,7 @@ SECTIONS = (
     "announcement",
     "screen",
     "chat",
+    "vote",
 )
 
 # Janus feed ids are derived from the site, so the server knows whose stream is whose.
@@ -179,6 +181,33 @@ def _chat(state: LiveState, meeting: Meeting) -> list[dict[str, Any]]:
     return [chat_item(m) for m in reversed(list(recent))]
 
 
+def _vote(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
+    """The latest vote. Totals are live for everyone; which site chose what only for a
+    named (not secret) vote."""
+    from diemcau.live.services import vote_result
+
+    motion = Motion.objects.filter(meeting=meeting).order_by("-number").first()
+    if motion is None:
+        return None
+    ballots = list(motion.ballots.all())
+    result = motion.result if motion.closed_at else vote_result(motion)
+    return {
+        "id": motion.pk,
+        "number": motion.number,
+        "text": motion.text,
+        "options": motion.options,
+        "counting": motion.counting,
+        "secret": motion.secret,
+        "quorum_percent": motion.quorum_percent,
+        "majority_percent": motion.majority_percent,
+        "open": motion.closed_at is None,
+        "voted": sorted(b.site_id for b in ballots),
+        "ballots": None if motion.secret else {str(b.site_id): b.counts for b in ballots},
+        "result": result,
+        "count": Motion.objects.filter(meeting=meeting).count(),
+    }
+
+
 def chat_item(message: ChatMessage) -> dict[str, Any]:
     return {
         "id": message.pk,
@@ -208,4 +237,5 @@ BUILDERS = {
     "announcement": _announcement,
     "screen": _screen,
     "chat": _chat,
+    "vote": _vote,
 }

@@ -206,6 +206,7 @@ function render() {
     $("#roll-totals").textContent = gettext("No roll call yet.");
     $("#roll-answers").replaceChildren();
   }
+  renderVote(state, sites);
   $("#announcement-now").textContent = state.announcement || "";
   renderChat($("#chat-log"), state.chat, sites);
   // Media.
@@ -214,6 +215,39 @@ function render() {
   media?.setMic(true, (state.mics?.open || []).includes(control.you.site));
   media?.setWanted(wanted(state, control.you, { enlarged }));
   placeStreams();
+}
+
+let voteFormShown = false;
+
+function renderVote(state, sites) {
+  const vote = state.vote;
+  const showForm = !vote || (!vote.open && voteFormShown);
+  show($("#vote-form"), showForm);
+  show($("#vote-live"), !showForm);
+  if (!vote || showForm) return;
+  $("#vote-title").textContent = interpolate(gettext("Vote no. %s: %s"), [vote.number, vote.text]) + (vote.secret ? ` (${gettext("secret")})` : "");
+  const r = vote.result;
+  const max = Math.max(1, ...Object.values(r.tally));
+  $("#vote-tally").replaceChildren(
+    ...vote.options.map((o) =>
+      h("tr", { dataset: { option: o } }, h("td", {}, o), h("td", { class: "num" }, number(r.tally[o] || 0)),
+        h("td", { style: "width:40%" }, h("div", { class: "bar", style: `width:${Math.round(((r.tally[o] || 0) * 100) / max)}%` }))),
+    ),
+  );
+  $("#vote-progress").textContent = interpolate(
+    gettext("%(sites)s of %(invited)s sites voted; %(cast)s of %(eligible)s votes cast; quorum %(q)s%%."),
+    { sites: r.sites_voted, invited: state.sites.length, cast: number(r.cast), eligible: number(r.eligible), q: vote.quorum_percent },
+    true,
+  );
+  $("#vote-result").textContent = vote.open ? "" : resultText(vote);
+  show($("#vote-close"), vote.open);
+  show($("#vote-new"), !vote.open);
+}
+
+export function resultText(vote) {
+  const r = vote.result;
+  if (!r.quorum) return gettext("Not valid: quorum not reached.");
+  return r.adopted ? gettext("Adopted.") : gettext("Not adopted.");
 }
 
 function placeStreams() {
@@ -302,6 +336,25 @@ $("#chat-form").addEventListener("submit", (e) => {
   if (!input.value.trim()) return;
   act("chat.send", { text: input.value });
   input.value = "";
+});
+$("#vote-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const options = $("#vote-options").value.split(",").map((o) => o.trim()).filter(Boolean);
+  act("vote.open", {
+    text: $("#vote-text").value,
+    options: options.length ? options : null,
+    counting: $("#vote-counting").value,
+    secret: $("#vote-secret").checked,
+    quorum_percent: Number($("#vote-quorum").value),
+  }).then(() => {
+    voteFormShown = false;
+    $("#vote-text").value = "";
+  });
+});
+$("#vote-close").addEventListener("click", () => act("vote.close"));
+$("#vote-new").addEventListener("click", () => {
+  voteFormShown = true;
+  render();
 });
 $("#enlarged-close").addEventListener("click", () => enlarge(enlarged));
 $("#density").addEventListener("change", (e) => ($("#wall").dataset.density = e.target.value));

@@ -89,6 +89,7 @@ function render() {
     const input = $("#rollcall-count");
     if (!input.dataset.touched) input.value = answered ?? me?.expected ?? 0;
   }
+  renderVote(state, you);
   renderChat($("#chat-log"), state.chat, sites);
   // Media follows the meeting.
   if (state.meeting.status === "live") ensureMedia();
@@ -96,6 +97,48 @@ function render() {
   media?.setWanted(wanted(state, you));
   placeStreams();
 }
+
+let shownVote = null;
+
+function renderVote(state, you) {
+  const vote = state.vote;
+  // An open vote, or the result of the last one (until the next opens).
+  show($("#vote"), !!vote);
+  if (!vote) return;
+  $("#vote-title").textContent = interpolate(gettext("Vote no. %s: %s"), [vote.number, vote.text]);
+  const voted = vote.voted.includes(you.site);
+  const r = vote.result;
+  if (!vote.open) {
+    show($("#vote-choices"), false);
+    show($("#vote-counts"), false);
+    $("#vote-status").textContent =
+      vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · ") + " — " +
+      (!r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."));
+    return;
+  }
+  $("#vote-status").textContent = voted ? gettext("Your site has voted. Thank you.") : "";
+  const perSite = vote.counting === "site";
+  show($("#vote-choices"), perSite && !voted);
+  show($("#vote-counts"), !perSite && !voted);
+  if (shownVote === vote.id) return;
+  shownVote = vote.id;
+  $("#vote-choices").replaceChildren(
+    ...vote.options.map((o) => h("button", { class: "big", type: "button", dataset: { option: o }, onclick: () => act("vote.cast", { choice: o }, gettext("Vote sent.")) }, o)),
+  );
+  const present = (state.roll_call?.answers || {})[String(you.site)];
+  $("#vote-counts").replaceChildren(
+    h("p", {}, present !== undefined ? interpolate(gettext("Delegates present: %s. Enter how many chose each option."), [present]) : gettext("Answer the roll call first.")),
+    ...vote.options.map((o) => h("label", {}, o, h("input", { type: "number", min: 0, step: 1, value: 0, name: o }))),
+    h("button", { class: "big", type: "submit" }, gettext("Send the counts")),
+  );
+}
+
+$("#vote-counts").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const counts = {};
+  for (const input of e.target.querySelectorAll("input")) counts[input.name] = Number(input.value);
+  act("vote.cast", { counts }, gettext("Vote sent."));
+});
 
 function placeStreams() {
   if (!media || !control.state) return;

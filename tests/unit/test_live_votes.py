@@ -1,0 +1,106 @@
+"""Votes through the live services: who may vote, how often, and with how many votes."""
+
+from __future__ import annotations
+
+import pytest
+
+from diemcau.accounts.models import Role
+from diemcau.live import services
+from diemcau.live.models import Ballot, Motion
+from diemcau.live.services import Actor, Refused
+from diemcau.meetings.models import Meeting, MeetingStatus
+from tests.conftest import MakeUser, Org
+
+
+@pytest.fixture
+def live(meeting: Meeting) -> Meeting:
+    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.LIVE)
+    meeting.refresh_from_db()
+    return meeting
+
+
+@pytest.fixture
+def chair(live: Meeting, org: Org, make_user: MakeUser) -> Actor:
+    return Actor(live.pk, org.main.pk, hq=True, user=make_user(Role.CHAIR), chair=True)
+
+
+def site(live: Meeting, site_pk: int) -> Actor:
+    return Actor(live.pk, site_pk, hq=False)
+
+
+def test_a_site_cannot_open_or_close_a_vote(live: Meeting, org: Org) -> None:
+    with pytest.raises(Refused):
+        services.open_vote(site(live, org.site_a.pk), "Tự mở")
+    assert not Motion.objects.exists()
+
+
+def test_a_site_votes_once_and_only_for_itself(live: Meeting, org: Org, chair: Actor) -> None:
+    services.open_vote(chair, "Thông qua chương trình")
+    options = Motion.objects.get().options
+    services.cast_vote(site(live, org.site_a.pk), choice=options[0])
+    with pytest.raises(Refused):
+        services.cast_vote(site(live, org.site_a.pk), choice=options[1])
+    # The ballot carries the sender's site, whatever the message says.
+    ballot = Ballot.objects.get()
+    assert ballot.site_id == org.site_a.pk and ballot.counts == {options[0]: 1}
+
+
+def test_a_choice_outside_the_options_is_refused(live: Meeting, org: Org, chair: Actor) -> None:
+    services.open_vote(chair, "X", options=["A", "B"])
+    with pytest.raises(Refused):
+        services.cast_vote(site(live, org.site_a.pk), choice="C")
+    assert not Ballot.objects.exists()
+
+
+def test_per_delegate_votes_cannot_exceed_delegates_present(
+    live: Meeting, org: Org, chair: Actor
+) -> None:
+    a = site(live, org.site_a.pk)
+    services.open_vote(chair, "Theo đại biểu", options=["Có", "Không"], counting="delegates")
+    with pytest.raises(Refused, match=r"roll call|điểm danh"):
+        services.cast_vote(a, counts={"Có": 1, "Không": 0})  # no roll-call answer yet
+    services.close_vote(chair)
+    services.open_roll_call(chair)
+    services.answer_roll_call(a, 12)
+    services.open_vote(chair, "Theo đại biểu 2", options=["Có", "Không"], counting="delegates")
+    for bad in ({"Có": 10, "Không": 3}, {"Có": -1}, {"Có": "5"}, {"Có": True}, {"Khác": 1}, [1, 2]):
+        with pytest.raises(Refused):
+            services.cast_vote(a, counts=bad)
+    services.cast_vote(a, counts={"Có": 10, "Không": 2})
+    assert Ballot.objects.get(motion__number=2).counts == {"Có": 10, "Không": 2}
+
+
+def test_result_needs_quorum_and_majority(live: Meeting, org: Org, chair: Actor) -> None:
+    services.open_vote(chair, "Đa số", options=["Tán thành", "Không"], quorum_percent=50)
+    services.cast_vote(site(live, org.site_a.pk), choice="Tán thành")
+    services.close_vote(chair)
+    result = Motion.objects.get().result
+    assert result["cast"] == 1 and result["eligible"] == 3 and not result["quorum"]
+    assert not result["adopted"]
+
+    services.open_vote(chair, "Lần 2", options=["Tán thành", "Không"], quorum_percent=50)
+    services.cast_vote(site(live, org.site_a.pk), choice="Tán thành")
+    services.cast_vote(site(live, org.site_b.pk), choice="Tán thành")
+    services.cast_vote(site(live, org.main.pk), choice="Không")
+    services.close_vote(chair)
+    result = Motion.objects.get(number=2).result
+    assert (
+        result["quorum"] and result["adopted"] and result["tally"] == {"Tán thành": 2, "Không": 1}
+    )
+
+
+def test_secret_vote_does_not_show_who_chose_what(live: Meeting, org: Org, chair: Actor) -> None:
+    from diemcau.live.state import build
+
+    services.open_vote(chair, "Kín", secret=True)
+    option = Motion.objects.get().options[0]
+    services.cast_vote(site(live, org.site_a.pk), choice=option)
+    vote = build(live.live_state, ["vote"])["vote"]
+    assert vote["ballots"] is None and vote["voted"] == [org.site_a.pk]
+    assert vote["result"]["tally"][option] == 1
+
+
+def test_only_one_vote_is_open_at_a_time(live: Meeting, chair: Actor) -> None:
+    services.open_vote(chair, "Một")
+    with pytest.raises(Refused):
+        services.open_vote(chair, "Hai")

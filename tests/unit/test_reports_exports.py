@@ -15,9 +15,14 @@ from pypdf import PdfReader
 from diemcau.accounts.models import Role
 from diemcau.reports import exports, services
 from tests.conftest import MakeUser, Org
-from tests.unit.test_reports_services import Held, held  # noqa: F401 — the shared fixture
+from tests.unit.test_reports_services import Held, make_held
 
 TOTAL = 180_100_000
+
+
+@pytest.fixture
+def held(org: Org) -> Held:
+    return make_held(org)
 
 
 def _pdf_text(body: bytes) -> str:
@@ -33,7 +38,7 @@ def _cells(body: bytes, sheet: int = 0) -> list[list[object]]:
 def test_meeting_xlsx_holds_each_site_and_the_totals(held: Held) -> None:
     body = exports.meeting_xlsx(services.meeting_report(held.meeting))
     rows = _cells(body)
-    assert rows[0][0].startswith("Hội nghị thông báo nhanh")  # type: ignore[union-attr]
+    assert str(rows[0][0]).startswith("Hội nghị thông báo nhanh")
     sites = {r[1]: r for r in rows if r and r[0] in {"CSDN", "CSDT", "CSHN", "CSVL"}}
     assert sites["Cao su Đồng Nai"][12] == 9_600_000
     assert sites["Cao su Việt Lào"][12] == 101_000_000
@@ -50,8 +55,14 @@ def test_meeting_pdf_reads_back_with_totals_and_diacritics(held: Held) -> None:
     with translation.override("vi"):
         body = exports.meeting_pdf(services.meeting_report(held.meeting))
     text = _pdf_text(body)
-    for name in ("Hội nghị thông báo nhanh", "Cao su Đồng Nai", "Cao su Việt Lào",
-                 "Cao su Dầu Tiếng", "Cao su Hà Nội", "Thông tư 40/2017/TT-BTC"):  # fmt: skip
+    for name in (
+        "Hội nghị thông báo nhanh",
+        "Cao su Đồng Nai",
+        "Cao su Việt Lào",
+        "Cao su Dầu Tiếng",
+        "Cao su Hà Nội",
+        "Thông tư 40/2017/TT-BTC",
+    ):
         assert name in text
     assert "180.100.000 ₫" in text
     assert "101.000.000 ₫" in text
@@ -74,7 +85,9 @@ def test_dashboard_xlsx_and_pdf_carry_the_year_total(held: Held, make_user: Make
     assert "Hội nghị thông báo nhanh" in text
 
 
-def test_attendance_xlsx_lists_meetings_sites_and_delegates(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_attendance_xlsx_lists_meetings_sites_and_delegates(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.HQ_OPERATOR))
     response = client.get(reverse("reports:attendance_xlsx") + "?year=2026")
@@ -108,4 +121,6 @@ def test_empty_year_still_exports() -> None:
     d = services.dashboard(admin, 2030)
     assert _pdf_text(exports.dashboard_pdf(d))
     assert _cells(exports.dashboard_xlsx(d))
-    assert _cells(exports.attendance_xlsx(services.attendance(admin, date(2030, 1, 1), date(2031, 1, 1))))
+    assert _cells(
+        exports.attendance_xlsx(services.attendance(admin, date(2030, 1, 1), date(2031, 1, 1)))
+    )

@@ -32,8 +32,12 @@ def test_nearby_site_pays_road_fare_and_one_day_allowance() -> None:
     # fare 2 × 40 km × 1.500 = 120.000; 1 day × 200.000; 1,6 h on the road, no night
     assert (line.mode, line.distance_km, line.distance_source) == (TravelMode.ROAD, 40, "entered")
     assert (line.fare, line.days, line.nights, line.per_diem, line.lodging) == (
-        120_000, 1, 0, 200_000, 0,
-    )  # fmt: skip
+        120_000,
+        1,
+        0,
+        200_000,
+        0,
+    )
     assert line.per_delegate == 320_000
     assert line.total == 9_600_000
     assert line.hours_per_delegate == Decimal("1.60")

@@ -30,14 +30,21 @@ class Held:
 
 def _held(org: Org, start: datetime, title: str = "Hội nghị thông báo nhanh") -> Meeting:
     meeting = Meeting.objects.create(
-        title=title, start=start, end=start + timedelta(hours=2), main_site=org.main,
+        title=title,
+        start=start,
+        end=start + timedelta(hours=2),
+        main_site=org.main,
         status=MeetingStatus.ENDED,
-    )  # fmt: skip
+    )
     return meeting
 
 
 @pytest.fixture
 def held(org: Org) -> Held:
+    return make_held(org)
+
+
+def make_held(org: Org) -> Held:
     """A meeting ended in March 2026 that matches the hand-computed cases of
     test_reports_savings: CSDN 40 km by road with 30 delegates, Hà Nội flying 1.137 km
     with 10, Laos 700 km with 20, CSDT 80 km present without a roll-call answer (25)."""
@@ -55,15 +62,29 @@ def held(org: Org) -> Held:
     meeting = _held(org, start)
     for site in (org.main, org.site_a, org.site_b, far, laos):
         Invitation.objects.create(meeting=meeting, site=site)
-        Attendance.objects.create(meeting=meeting, site=site, joined_at=start, left_at=start + timedelta(hours=2))
+        Attendance.objects.create(
+            meeting=meeting, site=site, joined_at=start, left_at=start + timedelta(hours=2)
+        )
     first = RollCall.objects.create(meeting=meeting, number=1, opened_at=start)
-    second = RollCall.objects.create(meeting=meeting, number=2, opened_at=start + timedelta(hours=1))
-    RollCallAnswer.objects.create(roll_call=first, site=org.site_a, delegates_present=28, answered_at=start)
-    RollCallAnswer.objects.create(roll_call=second, site=org.site_a, delegates_present=30, answered_at=start)
-    RollCallAnswer.objects.create(roll_call=first, site=far, delegates_present=10, answered_at=start)
-    RollCallAnswer.objects.create(roll_call=second, site=laos, delegates_present=20, answered_at=start)
-    RollCallAnswer.objects.create(roll_call=second, site=org.main, delegates_present=40, answered_at=start)
-    return Held(meeting, far, laos)  # fmt: skip
+    second = RollCall.objects.create(
+        meeting=meeting, number=2, opened_at=start + timedelta(hours=1)
+    )
+    RollCallAnswer.objects.create(
+        roll_call=first, site=org.site_a, delegates_present=28, answered_at=start
+    )
+    RollCallAnswer.objects.create(
+        roll_call=second, site=org.site_a, delegates_present=30, answered_at=start
+    )
+    RollCallAnswer.objects.create(
+        roll_call=first, site=far, delegates_present=10, answered_at=start
+    )
+    RollCallAnswer.objects.create(
+        roll_call=second, site=laos, delegates_present=20, answered_at=start
+    )
+    RollCallAnswer.objects.create(
+        roll_call=second, site=org.main, delegates_present=40, answered_at=start
+    )
+    return Held(meeting, far, laos)
 
 
 def test_meeting_savings_add_up_the_hand_computed_sites(held: Held) -> None:
@@ -151,7 +172,9 @@ def test_dashboard_groups_by_month_quarter_and_year(held: Held, org: Org) -> Non
     assert d.total.participation == Decimal("100.0")  # 5 of 5 invited sites other than HQ
 
 
-def test_attendance_report_lists_sites_per_meeting(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_attendance_report_lists_sites_per_meeting(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     Attendance.objects.filter(meeting=held.meeting, site=org.site_b).delete()
     a = services.attendance(make_user(Role.CHAIR), date(2026, 1, 1), date(2027, 1, 1))
     assert len(a.meetings) == 1
@@ -164,7 +187,9 @@ def test_attendance_report_lists_sites_per_meeting(held: Held, org: Org, make_us
 # --- permissions ------------------------------------------------------------------------
 
 
-def test_site_operator_sees_only_its_own_sites_line(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_site_operator_sees_only_its_own_sites_line(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.SITE_OPERATOR, site=org.site_a))
     page = client.get(reverse("reports:meeting", args=[held.meeting.pk]))
@@ -175,7 +200,9 @@ def test_site_operator_sees_only_its_own_sites_line(held: Held, org: Org, make_u
     assert page.context["s"].travel_cost == 9_600_000
 
 
-def test_site_operator_dashboard_counts_only_its_own_site(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_site_operator_dashboard_counts_only_its_own_site(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.SITE_OPERATOR, site=held.laos))
     page = client.get(reverse("reports:dashboard") + "?year=2026")
@@ -184,7 +211,9 @@ def test_site_operator_dashboard_counts_only_its_own_site(held: Held, org: Org, 
     assert page.context["d"].site == held.laos
 
 
-def test_site_operator_cannot_open_another_sites_attendance(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_site_operator_cannot_open_another_sites_attendance(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.SITE_OPERATOR, site=org.site_a))
     own = client.get(reverse("reports:site_attendance", args=["CSDN"]) + "?year=2026")
@@ -193,7 +222,9 @@ def test_site_operator_cannot_open_another_sites_attendance(held: Held, org: Org
     assert other.status_code == 404
 
 
-def test_site_operator_attendance_report_holds_only_its_site(held: Held, org: Org, make_user: MakeUser) -> None:
+def test_site_operator_attendance_report_holds_only_its_site(
+    held: Held, org: Org, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.SITE_OPERATOR, site=org.site_a))
     page = client.get(reverse("reports:attendance") + "?year=2026")
@@ -223,7 +254,9 @@ def test_anonymous_user_is_sent_to_login(held: Held) -> None:
     assert reverse("accounts:login") in response["Location"]
 
 
-def test_hq_staff_see_every_site_and_money_the_vietnamese_way(held: Held, make_user: MakeUser) -> None:
+def test_hq_staff_see_every_site_and_money_the_vietnamese_way(
+    held: Held, make_user: MakeUser
+) -> None:
     client = Client()
     client.force_login(make_user(Role.HQ_OPERATOR))
     page = client.get(reverse("reports:meeting", args=[held.meeting.pk]), HTTP_ACCEPT_LANGUAGE="vi")

@@ -6,8 +6,14 @@ from diemcau.reports.models import MeetingTravel, SiteTravel, TravelRates
 
 @admin.register(TravelRates)
 class TravelRatesAdmin(admin.ModelAdmin[TravelRates]):
-    list_display = ("valid_from", "name", "road_price_per_km", "flight_price", "per_diem_per_day",
-                    "lodging_per_night")  # fmt: skip
+    list_display = (
+        "valid_from",
+        "name",
+        "road_price_per_km",
+        "flight_price",
+        "per_diem_per_day",
+        "lodging_per_night",
+    )
     date_hierarchy = "valid_from"
     fieldsets = (
         (None, {"fields": ("valid_from", "name", "note")}),
@@ -23,7 +29,7 @@ class TravelRatesAdmin(admin.ModelAdmin[TravelRates]):
                     "flight_overhead_hours",
                 )
             },
-        ),  # fmt: skip
+        ),
         (_("From abroad"), {"fields": ("abroad_price_per_km", "abroad_border_hours")}),
         (
             _("Allowances (Circular 40/2017/TT-BTC)"),
@@ -35,7 +41,7 @@ class TravelRatesAdmin(admin.ModelAdmin[TravelRates]):
                     "day_trip_max_hours",
                 )
             },
-        ),  # fmt: skip
+        ),
         (_("Online meeting cost"), {"fields": ("online_cost_per_meeting", "online_cost_per_site")}),
     )
 

@@ -64,29 +64,46 @@ def rates_lines(rates: savings.Rates) -> list[tuple[str, str]]:
         (_("Road factor"), formats.number_format(rates.road_factor, decimal_pos=2)),
         (_("Road fare"), _("%(price)s per km, one way") % {"price": vnd(rates.road_price_per_km)}),
         (_("Road speed"), f"{rates.road_speed_kmh} km/h"),
-        (_("Flight"), _("above %(km)s km by road: %(flight)s") % {
-            "km": formats.number_format(rates.flight_threshold_km, force_grouping=True),
-            "flight": flight,
-        }),
-        (_("From abroad"), _("%(price)s per km, one way; %(h)s h at the border per leg") % {
-            "price": vnd(rates.abroad_price_per_km), "h": hours(rates.abroad_border_hours)
-        }),
+        (
+            _("Flight"),
+            _("above %(km)s km by road: %(flight)s")
+            % {
+                "km": formats.number_format(rates.flight_threshold_km, force_grouping=True),
+                "flight": flight,
+            },
+        ),
+        (
+            _("From abroad"),
+            _("%(price)s per km, one way; %(h)s h at the border per leg")
+            % {"price": vnd(rates.abroad_price_per_km), "h": hours(rates.abroad_border_hours)},
+        ),
         (_("Per-diem allowance"), _("%(price)s per day") % {"price": vnd(rates.per_diem_per_day)}),
-        (_("Lodging"), _("%(price)s per night, when the round trip takes over %(h)s h") % {
-            "price": vnd(rates.lodging_per_night), "h": hours(rates.day_trip_max_hours)
-        }),
-        (_("Online cost"), _("%(meeting)s per meeting + %(site)s per site") % {
-            "meeting": vnd(rates.online_cost_per_meeting),
-            "site": vnd(rates.online_cost_per_site),
-        }),
-    ]  # fmt: skip
+        (
+            _("Lodging"),
+            _("%(price)s per night, when the round trip takes over %(h)s h")
+            % {"price": vnd(rates.lodging_per_night), "h": hours(rates.day_trip_max_hours)},
+        ),
+        (
+            _("Online cost"),
+            _("%(meeting)s per meeting + %(site)s per site")
+            % {
+                "meeting": vnd(rates.online_cost_per_meeting),
+                "site": vnd(rates.online_cost_per_site),
+            },
+        ),
+    ]
 
 
 # --- Excel ------------------------------------------------------------------------------
 
 
-def _sheet(ws: Worksheet, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-           formats_: Sequence[str | None] = ()) -> None:  # fmt: skip
+def _sheet(
+    ws: Worksheet,
+    title: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats_: Sequence[str | None] = (),
+) -> None:
     ws.append([title])
     ws["A1"].font = Font(bold=True, size=13)
     ws.append([])
@@ -103,7 +120,7 @@ def _sheet(ws: Worksheet, title: str, header: Sequence[str], rows: Iterable[Sequ
                 ws.cell(row=ws.max_row, column=i + 1).number_format = fmt
     for i, name in enumerate(header, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(12, min(len(name) + 4, 40))
-    ws.freeze_panes = ws.cell(row=head_row + 1, column=1)
+    ws.freeze_panes = f"A{head_row + 1}"
 
 
 def _rates_sheet(wb: Workbook, rates: Iterable[savings.Rates]) -> None:
@@ -129,20 +146,56 @@ def _local(dt: Any) -> str:
 
 
 LINE_HEADER = (
-    N_("Site code"), N_("Site"), N_("Delegates"), N_("Estimated"), N_("Mode"), N_("Distance (km)"), N_("Fare"), N_("Days"),
-    N_("Nights"), N_("Per-diem"), N_("Lodging"), N_("Per delegate"), N_("Total"), N_("Hours avoided"),
-)  # fmt: skip
+    N_("Site code"),
+    N_("Site"),
+    N_("Delegates"),
+    N_("Estimated"),
+    N_("Mode"),
+    N_("Distance (km)"),
+    N_("Fare"),
+    N_("Days"),
+    N_("Nights"),
+    N_("Per-diem"),
+    N_("Lodging"),
+    N_("Per delegate"),
+    N_("Total"),
+    N_("Hours avoided"),
+)
 LINE_FORMATS = (
-    None, None, "0", None, None, "#,##0", MONEY, "0", "0", MONEY, MONEY, MONEY, MONEY, HOURS,
-)  # fmt: skip
+    None,
+    None,
+    "0",
+    None,
+    None,
+    "#,##0",
+    MONEY,
+    "0",
+    "0",
+    MONEY,
+    MONEY,
+    MONEY,
+    MONEY,
+    HOURS,
+)
 
 
 def _line_row(line: savings.TripCost) -> list[Any]:
     return [
-        line.site_code, line.site_name, line.delegates, _("yes") if line.estimated else "",
-        mode_label(line.mode), line.distance_km, line.fare, line.days, line.nights,
-        line.per_diem, line.lodging, line.per_delegate, line.total, line.hours,
-    ]  # fmt: skip
+        line.site_code,
+        line.site_name,
+        line.delegates,
+        _("yes") if line.estimated else "",
+        mode_label(line.mode),
+        line.distance_km,
+        line.fare,
+        line.days,
+        line.nights,
+        line.per_diem,
+        line.lodging,
+        line.per_delegate,
+        line.total,
+        line.hours,
+    ]
 
 
 def meeting_xlsx(report: MeetingReport) -> bytes:
@@ -169,15 +222,29 @@ def meeting_xlsx(report: MeetingReport) -> bytes:
 
 
 PERIOD_HEADER = (
-    N_("Period"), N_("Meetings held"), N_("Delegates"), N_("Travel cost avoided"), N_("Online cost"), N_("Net savings"),
-    N_("Travel hours avoided"), N_("Participation (%)"),
-)  # fmt: skip
+    N_("Period"),
+    N_("Meetings held"),
+    N_("Delegates"),
+    N_("Travel cost avoided"),
+    N_("Online cost"),
+    N_("Net savings"),
+    N_("Travel hours avoided"),
+    N_("Participation (%)"),
+)
 PERIOD_FORMATS = ("@", "0", "#,##0", MONEY, MONEY, MONEY, HOURS, PERCENT)
 
 
 def _bucket_row(b: Any) -> list[Any]:
-    return [b.label, b.meetings, b.delegates, b.travel_cost, b.online_cost, b.net, b.hours,
-            b.participation]  # fmt: skip
+    return [
+        b.label,
+        b.meetings,
+        b.delegates,
+        b.travel_cost,
+        b.online_cost,
+        b.net,
+        b.hours,
+        b.participation,
+    ]
 
 
 def dashboard_xlsx(d: Dashboard) -> bytes:
@@ -191,26 +258,61 @@ def dashboard_xlsx(d: Dashboard) -> bytes:
     _sheet(
         ws,
         title,
-        [_("Date"), _("Meeting"), _("Venue"), _("Sites present"), _("Delegates"),
-         _("Travel cost avoided"), _("Online cost"), _("Net savings"), _("Travel hours avoided"),
-         _("Participation (%)")],
         [
-            [_local(r.meeting.start), r.meeting.title, r.venue.name, r.present,
-             r.savings.delegates, r.savings.travel_cost, r.savings.online_cost, r.savings.net,
-             r.savings.hours, r.participation]
+            _("Date"),
+            _("Meeting"),
+            _("Venue"),
+            _("Sites present"),
+            _("Delegates"),
+            _("Travel cost avoided"),
+            _("Online cost"),
+            _("Net savings"),
+            _("Travel hours avoided"),
+            _("Participation (%)"),
+        ],
+        [
+            [
+                _local(r.meeting.start),
+                r.meeting.title,
+                r.venue.name,
+                r.present,
+                r.savings.delegates,
+                r.savings.travel_cost,
+                r.savings.online_cost,
+                r.savings.net,
+                r.savings.hours,
+                r.participation,
+            ]
             for r in d.reports
         ]
-        + [[_("Total"), "", "", "", d.total.delegates, d.total.travel_cost, d.total.online_cost,
-            d.total.net, d.total.hours, d.total.participation]],
+        + [
+            [
+                _("Total"),
+                "",
+                "",
+                "",
+                d.total.delegates,
+                d.total.travel_cost,
+                d.total.online_cost,
+                d.total.net,
+                d.total.hours,
+                d.total.participation,
+            ]
+        ],
         (None, None, None, "0", "#,##0", MONEY, MONEY, MONEY, HOURS, PERCENT),
-    )  # fmt: skip
+    )
     for name, buckets in (
         (_("Months"), d.months),
         (_("Quarters"), d.quarters),
         (_("Years"), d.years),
     ):
-        _sheet(wb.create_sheet(name), name, [_(h) for h in PERIOD_HEADER],
-               [_bucket_row(b) for b in buckets], PERIOD_FORMATS)  # fmt: skip
+        _sheet(
+            wb.create_sheet(name),
+            name,
+            [_(h) for h in PERIOD_HEADER],
+            [_bucket_row(b) for b in buckets],
+            PERIOD_FORMATS,
+        )
     _rates_sheet(wb, d.rates_used or [savings.DEFAULT_RATES])
     return _save(wb)
 
@@ -227,19 +329,60 @@ def attendance_xlsx(a: AttendanceReport) -> bytes:
     rows: list[list[Any]] = []
     for m in a.meetings:
         present = sum(1 for s in m.invited if s.pk in m.present)
-        rows.append([_local(m.meeting.start), m.meeting.title, len(m.invited), present,
-                     m.participation, m.delegates])  # fmt: skip
-    _sheet(ws, _("Attendance per meeting, %(period)s") % {"period": period},
-           [_("Date"), _("Meeting"), _("Sites invited"), _("Sites present"),
-            _("Participation (%)"), _("Delegates")],
-           rows, (None, None, "0", "0", PERCENT, "#,##0"))  # fmt: skip
-    _sheet(wb.create_sheet(_("Sites")), _("Attendance per site, %(period)s") % {"period": period},
-           [_("Site code"), _("Site"), _("Province"), _("Invited"), _("Attended"),
-            _("Participation (%)"), _("Delegates"), _("Average delegates"),
-            _("Estimated counts")],
-           [[s.site.code, s.site.name, s.site.province, s.invited, s.attended, s.participation,
-             s.delegates, s.average_delegates, s.estimated] for s in a.sites],
-           (None, None, None, "0", "0", PERCENT, "#,##0", "0.0", "0"))  # fmt: skip
+        rows.append(
+            [
+                _local(m.meeting.start),
+                m.meeting.title,
+                len(m.invited),
+                present,
+                m.participation,
+                m.delegates,
+            ]
+        )
+    _sheet(
+        ws,
+        _("Attendance per meeting, %(period)s") % {"period": period},
+        [
+            _("Date"),
+            _("Meeting"),
+            _("Sites invited"),
+            _("Sites present"),
+            _("Participation (%)"),
+            _("Delegates"),
+        ],
+        rows,
+        (None, None, "0", "0", PERCENT, "#,##0"),
+    )
+    _sheet(
+        wb.create_sheet(_("Sites")),
+        _("Attendance per site, %(period)s") % {"period": period},
+        [
+            _("Site code"),
+            _("Site"),
+            _("Province"),
+            _("Invited"),
+            _("Attended"),
+            _("Participation (%)"),
+            _("Delegates"),
+            _("Average delegates"),
+            _("Estimated counts"),
+        ],
+        [
+            [
+                s.site.code,
+                s.site.name,
+                s.site.province,
+                s.invited,
+                s.attended,
+                s.participation,
+                s.delegates,
+                s.average_delegates,
+                s.estimated,
+            ]
+            for s in a.sites
+        ],
+        (None, None, None, "0", "0", PERCENT, "#,##0", "0.0", "0"),
+    )
     # Sites × meetings: delegates present (empty: invited, absent; "—": not invited).
     matrix = wb.create_sheet(_("Sites × meetings"))
     header = [_("Site code"), _("Site")] + [
@@ -312,24 +455,29 @@ def _styles() -> dict[str, Any]:
         "h1": ParagraphStyle("h1", fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=6),
         "h2": ParagraphStyle(
             "h2", fontName=FONT_BOLD, fontSize=11.5, leading=15, spaceBefore=8, spaceAfter=4
-        ),  # fmt: skip
+        ),
         "p": ParagraphStyle("p", fontName=FONT, fontSize=9, leading=12),
         "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
     }
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int,
-           total_rows: int = 0) -> Any:  # fmt: skip
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int, total_rows: int = 0
+) -> Any:
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     st = _styles()
     data: list[list[Any]] = [[Paragraph(str(h), st["cell"]) for h in header]]
     for row in rows:
-        data.append([Paragraph(str(c), st["cell"]) if i < numeric_from else str(c)
-                     for i, c in enumerate(row)])  # fmt: skip
+        data.append(
+            [
+                Paragraph(str(c), st["cell"]) if i < numeric_from else str(c)
+                for i, c in enumerate(row)
+            ]
+        )
     table = Table(data, repeatRows=1)
-    style = [
+    style: list[Any] = [
         ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("FONTSIZE", (0, 0), (-1, -1), 8),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
@@ -368,29 +516,59 @@ def meeting_pdf(report: MeetingReport) -> bytes:
         Paragraph(_esc(title), st["h1"]),
         Paragraph(
             _esc(f"{_local(report.meeting.start)} · {_('venue')}: {report.venue.name}"), st["p"]
-        ),  # fmt: skip
+        ),
         Spacer(1, 6),
     ]
     rows = [
-        [line.site_code, line.site_name, f"{line.delegates}{' *' if line.estimated else ''}",
-         mode_label(line.mode), formats.number_format(line.distance_km, force_grouping=True),
-         vnd(line.per_delegate), vnd(line.total), hours(line.hours)]
+        [
+            line.site_code,
+            line.site_name,
+            f"{line.delegates}{' *' if line.estimated else ''}",
+            mode_label(line.mode),
+            formats.number_format(line.distance_km, force_grouping=True),
+            vnd(line.per_delegate),
+            vnd(line.total),
+            hours(line.hours),
+        ]
         for line in s.lines
     ] + [
-        ["", _("Travel cost avoided"), str(s.delegates), "", "", "", vnd(s.travel_cost),
-         hours(s.hours)],
+        [
+            "",
+            _("Travel cost avoided"),
+            str(s.delegates),
+            "",
+            "",
+            "",
+            vnd(s.travel_cost),
+            hours(s.hours),
+        ],
         ["", _("Online meeting cost"), "", "", "", "", vnd(-s.online_cost), ""],
         ["", _("Net savings"), "", "", "", "", vnd(s.net), ""],
-    ]  # fmt: skip
-    story.append(_table(
-        [_("Code"), _("Site"), _("Delegates"), _("Mode"), _("Distance (km)"),
-         _("Per delegate"), _("Total"), _("Hours avoided")],
-        rows, numeric_from=2, total_rows=3,
-    ))  # fmt: skip
+    ]
+    story.append(
+        _table(
+            [
+                _("Code"),
+                _("Site"),
+                _("Delegates"),
+                _("Mode"),
+                _("Distance (km)"),
+                _("Per delegate"),
+                _("Total"),
+                _("Hours avoided"),
+            ],
+            rows,
+            numeric_from=2,
+            total_rows=3,
+        )
+    )
     if s.estimated_sites:
-        story.append(Paragraph(_esc(_(
-            "* no roll-call answer: the site's expected delegates are counted (estimated)."
-        )), st["p"]))  # fmt: skip
+        story.append(
+            Paragraph(
+                _esc(_("* No roll-call answer: the site's expected delegates are counted.")),
+                st["p"],
+            )
+        )
     story += _rates_story([s.rates])
     return _pdf(title, story)
 
@@ -405,35 +583,81 @@ def dashboard_pdf(d: Dashboard) -> bytes:
     t = d.total
     story: list[Any] = [
         Paragraph(_esc(title), st["h1"]),
-        Paragraph(_esc(
-            _("%(n)s meetings held · net savings %(net)s · %(h)s travel hours avoided · "
-              "participation %(p)s") % {"n": t.meetings, "net": vnd(t.net), "h": hours(t.hours),
-                                        "p": percent(t.participation)}
-        ), st["p"]),
+        Paragraph(
+            _esc(
+                _(
+                    "%(n)s meetings held · net savings %(net)s · %(h)s travel hours avoided · "
+                    "participation %(p)s"
+                )
+                % {
+                    "n": t.meetings,
+                    "net": vnd(t.net),
+                    "h": hours(t.hours),
+                    "p": percent(t.participation),
+                }
+            ),
+            st["p"],
+        ),
         Spacer(1, 6),
         charts.bar_drawing(
             _("Net savings per month (line: cumulative)"),
-            [f"{m:02d}" for m in range(1, 13)], [b.net for b in d.months],
-            lambda v: formats.number_format(int(v), force_grouping=True), FONT,
+            [f"{m:02d}" for m in range(1, 13)],
+            [b.net for b in d.months],
+            lambda v: formats.number_format(int(v), force_grouping=True),
+            FONT,
             line=d.cumulative,
         ),
         charts.bar_drawing(
             _("Travel hours avoided per month"),
-            [f"{m:02d}" for m in range(1, 13)], [b.hours for b in d.months],
-            lambda v: formats.number_format(int(v), force_grouping=True), FONT,
+            [f"{m:02d}" for m in range(1, 13)],
+            [b.hours for b in d.months],
+            lambda v: formats.number_format(int(v), force_grouping=True),
+            FONT,
         ),
         Paragraph(_("Per quarter"), st["h2"]),
-        _table([_(h) for h in PERIOD_HEADER],
-               [[b.label, b.meetings, b.delegates, vnd(b.travel_cost), vnd(b.online_cost),
-                 vnd(b.net), hours(b.hours), percent(b.participation)] for b in [*d.quarters, t]],
-               numeric_from=1, total_rows=1),
+        _table(
+            [_(h) for h in PERIOD_HEADER],
+            [
+                [
+                    b.label,
+                    b.meetings,
+                    b.delegates,
+                    vnd(b.travel_cost),
+                    vnd(b.online_cost),
+                    vnd(b.net),
+                    hours(b.hours),
+                    percent(b.participation),
+                ]
+                for b in [*d.quarters, t]
+            ],
+            numeric_from=1,
+            total_rows=1,
+        ),
         Paragraph(_("Meetings"), st["h2"]),
-        _table([_("Date"), _("Meeting"), _("Sites present"), _("Delegates"), _("Net savings"),
-                _("Travel hours avoided")],
-               [[_local(r.meeting.start), r.meeting.title, r.present, r.savings.delegates,
-                 vnd(r.savings.net), hours(r.savings.hours)] for r in d.reports]
-               + [[_("Total"), "", "", t.delegates, vnd(t.net), hours(t.hours)]],
-               numeric_from=2, total_rows=1),
-    ]  # fmt: skip
+        _table(
+            [
+                _("Date"),
+                _("Meeting"),
+                _("Sites present"),
+                _("Delegates"),
+                _("Net savings"),
+                _("Travel hours avoided"),
+            ],
+            [
+                [
+                    _local(r.meeting.start),
+                    r.meeting.title,
+                    r.present,
+                    r.savings.delegates,
+                    vnd(r.savings.net),
+                    hours(r.savings.hours),
+                ]
+                for r in d.reports
+            ]
+            + [[_("Total"), "", "", t.delegates, vnd(t.net), hours(t.hours)]],
+            numeric_from=2,
+            total_rows=1,
+        ),
+    ]
     story += _rates_story(d.rates_used or [savings.DEFAULT_RATES])
     return _pdf(title, story)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from diemcau.meetings.models import Meeting
 from diemcau.orgs.models import Site
@@ -22,7 +23,7 @@ _D = savings.DEFAULT_RATES
 
 
 def _money(
-    label: str, default: int, help_text: str = ""
+    label: StrOrPromise, default: int, help_text: StrOrPromise = ""
 ) -> models.PositiveBigIntegerField[int, int]:
     return models.PositiveBigIntegerField(label, default=default, help_text=help_text)
 

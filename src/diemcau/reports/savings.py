@@ -154,9 +154,23 @@ def trip_cost(trip: SiteTrip, rates: Rates = DEFAULT_RATES) -> TripCost:
     road_km, source = road_distance_km(trip, rates)
     if source == "unknown" and trip.mode is None:
         return TripCost(
-            trip.site_code, trip.site_name, trip.delegates, trip.estimated, None, 0, source,
-            0, 0, 0, 0, 0, 0, 0, Decimal(0), Decimal(0),
-        )  # fmt: skip
+            trip.site_code,
+            trip.site_name,
+            trip.delegates,
+            trip.estimated,
+            None,
+            0,
+            source,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            Decimal(0),
+            Decimal(0),
+        )
     mode = travel_mode(trip, road_km, rates)
     distance = road_km
     if mode is TravelMode.FLIGHT:

@@ -77,16 +77,21 @@ def presence(meeting: Meeting) -> dict[int, Presence]:
     for site in Site.objects.filter(pk__in=site_ids).select_related("unit"):
         rows = joins.get(site.pk, [])
         leaves = [r.left_at for r in rows if r.left_at is not None]
-        common = {
-            "first_join": min((r.joined_at for r in rows), default=None),
-            "last_leave": max(leaves) if leaves and len(leaves) == len(rows) else None,
-            "connections": len(rows),
-        }
+        first_join = min((r.joined_at for r in rows), default=None)
+        last_leave = max(leaves) if leaves and len(leaves) == len(rows) else None
+        answered: int | None = None
+        delegates = site.expected_delegates
         if site.pk in answers:
-            number, delegates = answers[site.pk]
-            result[site.pk] = Presence(site, delegates, False, number, **common)
-        else:
-            result[site.pk] = Presence(site, site.expected_delegates, True, None, **common)
+            answered, delegates = answers[site.pk]
+        result[site.pk] = Presence(
+            site,
+            delegates,
+            estimated=answered is None,
+            roll_call=answered,
+            first_join=first_join,
+            last_leave=last_leave,
+            connections=len(rows),
+        )
     return result
 
 

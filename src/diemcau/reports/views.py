@@ -46,24 +46,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "d": d,
         "all_time": d.all_time,
-        "year_choices": sorted({d.year, timezone.localdate().year, *(int(y.label) for y in d.years)}),
+        "year_choices": sorted(
+            {d.year, timezone.localdate().year, *(int(y.label) for y in d.years)}
+        ),
         "savings_chart": charts.bar_svg(
-            _("Net savings per month (₫)"), labels, [b.net for b in d.months], money,
-            line=d.cumulative, line_label=_("cumulative"),
+            _("Net savings per month (₫)"),
+            labels,
+            [b.net for b in d.months],
+            money,
+            line=d.cumulative,
+            line_label=_("cumulative"),
         ),
         "hours_chart": charts.bar_svg(
-            _("Travel hours avoided per month"), labels, [b.hours for b in d.months],
+            _("Travel hours avoided per month"),
+            labels,
+            [b.hours for b in d.months],
             lambda v: hours(v),
         ),
         "participation_chart": charts.bar_svg(
-            _("Participation per month (%)"), labels, [b.participation for b in d.months],
+            _("Participation per month (%)"),
+            labels,
+            [b.participation for b in d.months],
             lambda v: percent(v),
         ),
         "years_chart": charts.bar_svg(
-            _("Net savings per year (₫)"), [y.label for y in d.years], [y.net for y in d.years],
+            _("Net savings per year (₫)"),
+            [y.label for y in d.years],
+            [y.net for y in d.years],
             money,
         ),
-    }  # fmt: skip
+    }
     return render(request, "reports/dashboard.html", context)
 
 
@@ -91,9 +103,13 @@ def meeting_savings(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "reports/meeting.html",
-        {"r": report, "s": report.savings, "rates": exports.rates_lines(report.savings.rates),
-         "mode_label": exports.mode_label},
-    )  # fmt: skip
+        {
+            "r": report,
+            "s": report.savings,
+            "rates": exports.rates_lines(report.savings.rates),
+            "mode_label": exports.mode_label,
+        },
+    )
 
 
 @login_required
@@ -120,9 +136,12 @@ def attendance(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/attendance.html",
-        {"a": report, "year": start.year,
-         "year_choices": sorted({start.year, timezone.localdate().year})},
-    )  # fmt: skip
+        {
+            "a": report,
+            "year": start.year,
+            "year_choices": sorted({start.year, timezone.localdate().year}),
+        },
+    )
 
 
 @login_required

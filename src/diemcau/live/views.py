@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from diemcau.accounts.permissions import is_hq_staff, require
 from diemcau.live import joinlinks
-from diemcau.meetings.models import Meeting
+from diemcau.meetings.models import DirectiveRecipient, Meeting
 
 SESSION_KEY = "diemcau.joined"
 
@@ -36,6 +37,10 @@ def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> H
             "meeting": meeting,
             "site": invitation.site,
             "config": {"meeting": meeting.pk, "site": invitation.site_id},
+            # Directives this site has not confirmed, and those sent with this meeting.
+            "directives": DirectiveRecipient.objects.filter(site=invitation.site)
+            .filter(Q(acknowledged_at__isnull=True) | Q(directive__meeting=meeting))
+            .select_related("directive"),
         },
     )
 

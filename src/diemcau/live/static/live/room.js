@@ -140,6 +140,19 @@ $("#vote-counts").addEventListener("submit", (e) => {
   act("vote.cast", { counts }, gettext("Vote sent."));
 });
 
+for (const form of document.querySelectorAll(".ack-form")) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    if (response.ok) {
+      form.replaceWith(h("span", { class: "confirmed" }, gettext("confirmed")));
+      toast(gettext("Receipt confirmed. HQ can see it."), "success");
+    } else {
+      toast(gettext("Could not confirm: reload the page and try again."), "error");
+    }
+  });
+}
+
 function placeStreams() {
   if (!media || !control.state) return;
   const state = control.state;

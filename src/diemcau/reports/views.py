@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from diemcau.meetings.selectors import visible_meetings
 from diemcau.orgs.models import Site
 from diemcau.reports import charts, exports, services
-from diemcau.reports.formatting import hours, percent, vnd
+from diemcau.reports.formatting import hours, percent
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -168,5 +168,5 @@ def site_attendance(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "reports/site_attendance.html",
-        {"site": site, "entry": entry, "rows": rows, "year": start.year, "vnd": vnd},
+        {"site": site, "entry": entry, "rows": rows, "year": start.year},
     )

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "diemcau.orgs",
     "diemcau.meetings",
     "diemcau.live",
+    "diemcau.reports",
+    "diemcau.minutes",
 ]
 
 MIDDLEWARE = [

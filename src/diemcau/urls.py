@@ -15,6 +15,8 @@ urlpatterns = [
     path("orgs/", include("diemcau.orgs.urls")),
     path("meetings/", include("diemcau.meetings.urls")),
     path("", include("diemcau.live.urls")),
+    path("reports/", include("diemcau.reports.urls")),
+    path("minutes/", include("diemcau.minutes.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

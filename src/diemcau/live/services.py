@@ -230,7 +230,10 @@ def grant_floor(actor: Actor, request_id: int | None = None, site_id: int | None
             raise Refused(_("That request is no longer waiting."))
     elif site_id is not None:
         _invited(state, site_id)
-        request = FloorRequest(meeting_id=actor.meeting_id, site_id=site_id, requested_at=None)
+        # The site may be waiting in the queue: its turn keeps the topic it gave.
+        request = FloorRequest.objects.filter(
+            meeting_id=actor.meeting_id, site_id=site_id, status=FloorStatus.WAITING
+        ).first() or FloorRequest(meeting_id=actor.meeting_id, site_id=site_id, requested_at=None)
     else:
         raise Refused(_("Say which request or site gets the floor."))
     _end_turn(state, now)

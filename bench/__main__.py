@@ -1,0 +1,5 @@
+"""`python -m bench ...`: see BENCHMARKS.md."""
+
+from bench.cli import main
+
+main()

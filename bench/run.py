@@ -1,0 +1,295 @@
+"""One benchmark run: N synthetic sites and the chair's console against a fresh
+`diemcau serve`, a join phase, then a steady phase in which the chair grants the floor,
+switches the main source and opens roll calls while everything is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import media
+from bench.server import Installation, ProcSampler
+from bench.sites import POLICIES, Participant, feed_of
+
+log = logging.getLogger("bench")
+
+GAP_SECONDS = 2.0
+SWITCH_WAIT = 5.0  # how long after an action its results are collected
+
+
+@dataclass
+class Options:
+    sites: int
+    duration: float  # steady phase, seconds
+    policy: str = "ours"
+    join_window: float = 10.0
+    action_interval: float = 5.0
+    settle: float = 3.0
+    data_dir: Path | None = None
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """median, p95, max (ms when given seconds × 1000 by the caller), and how many."""
+    if not values:
+        return {"n": 0, "median": None, "p95": None, "max": None}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered) + 0.5)) - 1))]
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), 1),
+        "p95": round(p95, 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+async def _join_site(
+    inst: Installation,
+    pool: ThreadPoolExecutor,
+    site: dict[str, Any],
+    delay: float,
+    opts: Options,
+    encoded: dict[str, media.Encoded],
+) -> Participant:
+    await asyncio.sleep(delay)
+    p = Participant(
+        name=str(site["code"]),
+        host=inst.host,
+        meeting=inst.meeting,
+        role="site",
+        site_id=int(site["id"]),
+        media=encoded,
+        policy=POLICIES[opts.policy],
+    )
+    p.t_start = time.monotonic()
+    try:
+        loop = asyncio.get_running_loop()
+        cookie = await loop.run_in_executor(pool, inst.open_join_link, str(site["join_path"]))
+        await p.connect_control(cookie)
+        await p.start_media()
+    except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        p.errors.append(f"join: {type(exc).__name__}: {exc}")
+        log.warning("%s could not join: %s", p.name, exc)
+    return p
+
+
+async def _wait_all(
+    sites: list[Participant], main_feed: int, timeout: float
+) -> dict[str, float | None]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(s.first_keyframe_of(main_feed, s.t_start) for s in sites):
+            break
+        await asyncio.sleep(0.2)
+    return {s.name: s.first_keyframe_of(main_feed, s.t_start) for s in sites}
+
+
+async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
+    media.install()
+    encoded = media.load()
+    pool = ThreadPoolExecutor(max_workers=64)
+    loop = asyncio.get_running_loop()
+    gen = ProcSampler(os.getpid())
+    app = ProcSampler(inst.proc.pid if inst.proc else None)
+    janus = ProcSampler(inst.janus_pid())
+
+    chair = Participant(
+        name="HQ",
+        host=inst.host,
+        meeting=inst.meeting,
+        role="hq",
+        site_id=inst.main_site,
+        media=encoded,
+        policy=POLICIES[opts.policy],
+    )
+    cookie = await loop.run_in_executor(pool, inst.log_in_chair)
+    await chair.connect_control(cookie)
+    await chair.start_media()
+    main_feed = feed_of(inst.main_site)
+
+    # --- join: all N sites within the join window --------------------------------------
+    n = len(inst.site_list)
+    spacing = opts.join_window / n if n else 0
+    t_join = time.monotonic()
+    sites = list(
+        await asyncio.gather(
+            *(
+                _join_site(inst, pool, s, i * spacing, opts, encoded)
+                for i, s in enumerate(inst.site_list)
+            )
+        )
+    )
+    firsts = await _wait_all(sites, main_feed, timeout=opts.join_window + 30)
+    join_phase = time.monotonic() - t_join
+    join_ms = [1000 * (t - s.t_start) for s in sites if (t := firsts[s.name]) is not None]
+    control_ms = [1000 * (s.t_control - s.t_start) for s in sites if s.t_control]
+    published_ms = [1000 * (s.t_published - s.t_start) for s in sites if s.t_published]
+
+    # --- steady phase: actions, stability, cost -----------------------------------------
+    await asyncio.sleep(opts.settle)
+    for sampler in (gen, app, janus):
+        sampler.start()
+    media.Probe.window_open = True
+    t_window = time.monotonic()
+    floor_ms: list[float] = []
+    main_ms: list[float] = []
+    roll_ms: list[float] = []
+    missed = {"floor": 0, "main_source": 0, "roll_call": 0}
+    actions: list[dict[str, Any]] = []
+    site_ids = [int(s["id"]) for s in inst.site_list]
+    cycle = ["roll_call", "floor", "main_source", "roll_call", "floor", "main_home"]
+    floor_site: int | None = None
+    main_site: int = inst.main_site
+    pick = 0
+    step = 0
+    end = t_window + opts.duration
+    while time.monotonic() + opts.action_interval <= end + 0.01 and opts.policy == "ours":
+        kind = cycle[step % len(cycle)]
+        step += 1
+        t0 = time.monotonic()
+        try:
+            if kind == "roll_call":
+                ok = await chair.request("roll_call.open")
+                await asyncio.sleep(min(SWITCH_WAIT, opts.action_interval))
+                for s in sites:
+                    at = s.event_at("roll_call.opened", ok["seq"])
+                    if at is None:
+                        missed["roll_call"] += 1
+                    else:
+                        roll_ms.append(1000 * (at - t0))
+                actions.append({"action": "roll_call.open", "t": round(t0 - t_window, 2)})
+                continue
+            if kind == "main_home":
+                target = None
+                await chair.request("main_source.set", site=None)
+                feed = main_feed
+                main_site = inst.main_site
+                bucket = main_ms
+                name = "main_source"
+            else:
+                while site_ids[pick % n] in (floor_site, main_site):
+                    pick += 1
+                target = site_ids[pick % n]
+                pick += 1
+                feed = feed_of(target)
+                if kind == "floor":
+                    await chair.request("floor.grant", site=target)
+                    floor_site = target
+                    bucket, name = floor_ms, "floor"
+                else:
+                    await chair.request("main_source.set", site=target)
+                    main_site = target
+                    bucket, name = main_ms, "main_source"
+            await asyncio.sleep(min(SWITCH_WAIT, opts.action_interval))
+            for s in sites:
+                if target is not None and s.site_id == target:
+                    continue  # a site does not subscribe to itself
+                at = s.first_keyframe_of(feed, t0)
+                if at is None:
+                    missed[name] += 1
+                else:
+                    bucket.append(1000 * (at - t0))
+            actions.append({"action": name, "site": target, "t": round(t0 - t_window, 2)})
+        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+            actions.append({"action": kind, "error": str(exc)})
+        finally:
+            rest = opts.action_interval - (time.monotonic() - t0)
+            if rest > 0:
+                await asyncio.sleep(rest)
+    while time.monotonic() < end:
+        app.sample()
+        janus.sample()
+        await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
+    window = time.monotonic() - t_window
+    media.Probe.window_open = False
+    for sampler in (app, janus, gen):
+        sampler.sample()
+    cost = {
+        "window_s": round(window, 1),
+        "janus_cpu_pct": round(janus.cpu_percent(), 1),
+        "janus_rss_mb": round(janus.rss_max / 2**20, 1),
+        "app_cpu_pct": round(app.cpu_percent(), 1),
+        "app_rss_mb": round(app.rss_max / 2**20, 1),
+        "generator_cpu_pct": round(gen.cpu_percent(), 1),
+    }
+
+    # --- media stability over the steady window ------------------------------------------
+    now = time.monotonic()
+    gap_sites: list[str] = []
+    worst_gap = 0.0
+    per_site_kbps: list[float] = []
+    for s in sites:
+        site_gap = 0.0
+        for probe in s.probes():
+            if probe.first is None or (probe.closed is not None and probe.closed < t_window):
+                continue
+            gap = max(probe.max_gap, probe.tail_gap(now) if probe.closed is None else 0.0)
+            site_gap = max(site_gap, gap)
+        worst_gap = max(worst_gap, site_gap)
+        if site_gap > GAP_SECONDS:
+            gap_sites.append(s.name)
+        per_site_kbps.append(sum(p.window_bytes for p in s.probes()) * 8 / 1000 / window)
+    hq_kbps = sum(p.window_bytes for p in chair.probes()) * 8 / 1000 / window
+    egress_mbps = (sum(per_site_kbps) + hq_kbps) / 1000
+    errors = {p.name: p.errors[:5] for p in [chair, *sites] if p.errors}
+    sample = {
+        p.name: [
+            {
+                "label": pr.label,
+                "packets": pr.packets,
+                "kB": pr.bytes // 1000,
+                "keyframes": pr.keyframes,
+                "max_gap_s": round(pr.max_gap, 2),
+            }
+            for pr in p.probes()
+        ]
+        for p in [chair, *sites[:2]]
+    }
+
+    await asyncio.gather(*(p.close() for p in [*sites, chair]), return_exceptions=True)
+    pool.shutdown(wait=False)
+    return {
+        "sites": n,
+        "policy": opts.policy,
+        "duration_s": opts.duration,
+        "join_window_s": opts.join_window,
+        "join_phase_s": round(join_phase, 1),
+        "joined": len(join_ms),
+        "join_ms": summary(join_ms),
+        "join_control_ms": summary(control_ms),
+        "join_published_ms": summary(published_ms),
+        "floor_switch_ms": summary(floor_ms),
+        "main_switch_ms": summary(main_ms),
+        "control_ms": summary(roll_ms),
+        "missed": missed,
+        "actions": actions,
+        "gap_sites": gap_sites,
+        "worst_gap_s": round(worst_gap, 2),
+        "egress_mbps": round(egress_mbps, 2),
+        "site_downlink_kbps": summary(per_site_kbps),
+        "hq_downlink_kbps": round(hq_kbps, 1),
+        "cost": cost,
+        "errors": errors,
+        "sample_probes": sample,
+    }
+
+
+def run(opts: Options) -> dict[str, Any]:
+    """Seed, start `diemcau serve`, run the scenario, stop; every step is bounded."""
+    with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
+        inst = Installation(Path(opts.data_dir or tmp) / f"n{opts.sites}-{opts.policy}", opts.sites)
+        inst.seed()
+        inst.start()
+        try:
+            limit = opts.join_window + opts.duration + opts.settle + 240
+            return asyncio.run(asyncio.wait_for(scenario(inst, opts), timeout=limit))
+        finally:
+            inst.stop()

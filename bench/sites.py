@@ -1,0 +1,470 @@
+"""Synthetic participants that go through the real product, as a room PC's page does.
+
+A `Participant` is one page: it opens its control WebSocket (with the session cookie a
+join link or a chair login gave it), asks for `media.access`, publishes under the feed id
+the server assigned, reports `media.published`, and subscribes to what the media policy
+says — the same rule as `src/diemcau/live/static/live/policy.js`, ported below. Janus
+tells it who is publishing (`publishers` / `unpublished` / `leaving` events on its
+publisher handle), as janus.js tells the page.
+
+Differences from the browser, on purpose and measured against: one PeerConnection per
+subscribed feed (the page keeps one multistream subscriber and renegotiates with
+`update`), so a switch here includes ICE and DTLS for the new connection; two video
+streams instead of simulcast layers (see bench/media.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.media import Encoded, LoopTrack, Probe
+from diemcau.media.client import JanusClient, JanusEvent, JanusHandle
+from diemcau.media.errors import JanusConnectionError, JanusError, JanusTimeout, NoSuchRoom
+from diemcau.media.videoroom import PLUGIN
+
+log = logging.getLogger("bench")
+
+# Publisher mids, in the order the transceivers are added.
+AUDIO_MID, LOW_MID, HIGH_MID = "0", "1", "2"
+MID_LABEL = {AUDIO_MID: "audio", LOW_MID: "low", HIGH_MID: "high"}
+TIMEOUT = 20.0
+
+
+def peer_connection() -> RTCPeerConnection:
+    # No STUN (only this machine's addresses). max-bundle: with bundle negotiated later,
+    # aiortc 1.16 never starts a third sender of a connection (seen here).
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
+
+
+def feed_of(site_id: int) -> int:
+    return site_id * 10 + 1
+
+
+def site_of(feed: int) -> int:
+    return feed // 10
+
+
+def wanted_ours(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]]:
+    """policy.js `wanted`, as publisher mids per feed (substream 0 = low, 2 = high)."""
+    want: dict[int, dict[str, Any]] = {}
+    opened = set(state.get("mics", {}).get("open", []))
+
+    def add(site: int | None, substream: int = 0, video: bool = True) -> None:
+        if site is None or site == you:
+            return
+        prev = want.get(site, {"audio": False, "video": False, "substream": 0})
+        want[site] = {
+            "audio": prev["audio"] or site in opened,
+            "video": prev["video"] or video,
+            "substream": max(prev["substream"], substream if video else 0),
+        }
+
+    floor = state.get("floor")
+    if hq:
+        for site in state.get("sites", []):
+            add(site["id"], 0)
+        if floor:
+            add(floor["site"], 2)
+    else:
+        add(state.get("main_source"), 2)
+        if floor:
+            add(floor["site"], 2)
+    for site in opened:
+        add(site, video=False)
+    out: dict[int, set[str]] = {}
+    for site, w in want.items():
+        mids = set()
+        if w["audio"]:
+            mids.add(AUDIO_MID)
+        if w["video"]:
+            mids.add(HIGH_MID if w["substream"] >= 2 else LOW_MID)
+        out[feed_of(site)] = mids
+    return out
+
+
+def wanted_naive(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]]:
+    """Janus's VideoRoom demo: everyone else, full quality, audio and video."""
+    everyone = [s["id"] for s in state.get("sites", [])]
+    main = state.get("meeting", {}).get("main_site")
+    if main is not None:
+        everyone.append(main)
+    return {feed_of(s): {AUDIO_MID, HIGH_MID} for s in everyone if s != you}
+
+
+Policy = Callable[[dict[str, Any], int, bool], dict[int, set[str]]]
+POLICIES: dict[str, Policy] = {"ours": wanted_ours, "naive": wanted_naive}
+
+
+@dataclass
+class Subscription:
+    feed: int
+    mids: frozenset[str]
+    created: float
+    handle: JanusHandle | None = None
+    pc: Any = None
+    probes: dict[str, Probe] = field(default_factory=dict)  # label -> probe
+    closed: float | None = None
+    error: str | None = None
+
+    async def close(self) -> None:
+        self.closed = time.monotonic()
+        for probe in self.probes.values():
+            probe.closed = self.closed
+        if self.pc is not None:
+            with contextlib.suppress(Exception):
+                await self.pc.close()
+        if self.handle is not None:
+            with contextlib.suppress(Exception):
+                await self.handle.detach()
+
+
+@dataclass
+class Received:
+    kind: str
+    seq: int
+    at: float
+
+
+class Participant:
+    """One page: a branch site's room page, or the HQ console (chair)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        host: str,
+        meeting: int,
+        role: str,
+        site_id: int,
+        media: dict[str, Encoded],
+        policy: Policy,
+        publish: bool = True,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.meeting = meeting
+        self.role = role
+        self.site_id = site_id
+        self.media = media
+        self.policy = policy
+        self.publish_media = publish
+        self.ws: ClientConnection | None = None
+        self.state: dict[str, Any] = {}
+        self.seq = 0
+        self.received: list[Received] = []
+        self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.refs = itertools.count(1)
+        self.janus: JanusClient | None = None
+        self.access: dict[str, Any] = {}
+        self.publisher: JanusHandle | None = None
+        self.pub_pc: Any = None
+        self.tracks: list[LoopTrack] = []
+        self.published: dict[int, set[str]] = {}  # feed -> mids Janus says it publishes
+        self.subs: dict[int, Subscription] = {}
+        self.history: list[Subscription] = []
+        self.changed = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.closing = False
+        self.errors: list[str] = []
+        # Milestones (time.monotonic()).
+        self.t_start = 0.0
+        self.t_control = 0.0
+        self.t_published = 0.0
+
+    # --- control WebSocket ------------------------------------------------------------
+
+    async def connect_control(self, cookie: str) -> None:
+        self.ws = await connect(
+            f"ws://{self.host}/ws/meetings/{self.meeting}/{self.role}/",
+            origin=f"http://{self.host}",  # type: ignore[arg-type]
+            additional_headers=[("Cookie", f"sessionid={cookie}")],
+            open_timeout=TIMEOUT,
+            max_size=None,
+        )
+        snapshot = await self._read_until_snapshot()
+        self._apply_snapshot(snapshot)
+        self.t_control = time.monotonic()
+        self.tasks.append(asyncio.create_task(self._read_control(), name=f"{self.name} control"))
+
+    async def _read_until_snapshot(self) -> dict[str, Any]:
+        assert self.ws is not None
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message.get("type") == "snapshot":
+                    return dict(message)
+
+    def _apply_snapshot(self, message: dict[str, Any]) -> None:
+        self.state = message["state"]
+        self.seq = int(message["seq"])
+        self.changed.set()
+
+    async def _read_control(self) -> None:
+        assert self.ws is not None
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                now = time.monotonic()
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "event":
+                    seq = int(message["seq"])
+                    self.received.append(Received(message["kind"], seq, now))
+                    if seq == self.seq + 1:
+                        self.state.update(message["state"])
+                        self.seq = seq
+                        self.changed.set()
+                    elif seq > self.seq + 1:
+                        await self.ws.send(json.dumps({"type": "snapshot"}))
+                elif kind == "snapshot":
+                    self._apply_snapshot(message)
+                ref = message.get("ref")
+                if isinstance(ref, int) and ref in self.replies:
+                    future = self.replies.pop(ref)
+                    if not future.done():
+                        future.set_result(message)
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
+        assert self.ws is not None
+        ref = next(self.refs)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.replies[ref] = future
+        await self.ws.send(json.dumps({"type": kind, "ref": ref, **fields}))
+        async with asyncio.timeout(TIMEOUT):
+            reply = await future
+        if reply.get("type") == "error":
+            raise RuntimeError(f"{self.name}: {kind} refused: {reply.get('message')}")
+        return reply
+
+    # --- media ------------------------------------------------------------------------
+
+    async def start_media(self) -> None:
+        self.access = await self.request("media.access")
+        self.janus = JanusClient(
+            self.access["janus_url"], token=self.access["core_token"], reconnect=False
+        )
+        await self.janus.connect()
+        if self.publish_media:
+            await self._publish()
+            await self.request_nowait("media.published")
+        self.t_published = time.monotonic()
+        self.tasks.append(asyncio.create_task(self._reconcile_loop(), name=f"{self.name} subs"))
+
+    async def request_nowait(self, kind: str) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps({"type": kind, "ref": None}))
+
+    async def _publish(self) -> None:
+        assert self.janus is not None
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            handle = await self.janus.attach(PLUGIN)
+            try:
+                joined = await handle.message(
+                    {
+                        "request": "join",
+                        "ptype": "publisher",
+                        "room": self.access["room"],
+                        "id": self.access["feed"],
+                        "display": self.name,
+                        "token": self.access["room_token"],
+                    }
+                )
+                break
+            except NoSuchRoom:
+                # `serve` creates the room right after start-up: wait for it.
+                await handle.detach()
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        self.publisher = handle
+        self._note_publishers(joined.data.get("publishers", []))
+        handle.add_listener(self._on_publisher_event)
+        pc = peer_connection()
+        self.pub_pc = pc
+        for kind, layer in (("audio", "audio"), ("video", "low"), ("video", "high")):
+            track = LoopTrack(kind, self.media[layer])
+            self.tracks.append(track)
+            pc.addTransceiver(track, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        reply = await handle.message(
+            {"request": "publish", "display": self.name},
+            jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+        )
+        if reply.jsep is None:
+            raise JanusError(0, f"publish got no SDP answer: {reply.data}")
+        await pc.setRemoteDescription(RTCSessionDescription(reply.jsep["sdp"], reply.jsep["type"]))
+
+    def _note_publishers(self, publishers: list[Any]) -> None:
+        for p in publishers:
+            if isinstance(p, dict) and "id" in p:
+                mids = {
+                    str(s["mid"])
+                    for s in p.get("streams", [])
+                    if isinstance(s, dict) and not s.get("disabled")
+                }
+                self.published[int(p["id"])] = mids
+        self.changed.set()
+
+    def _on_publisher_event(self, event: JanusEvent) -> None:
+        if event.kind != "event":
+            return
+        data = event.data
+        if "publishers" in data:
+            self._note_publishers(data["publishers"])
+        for key in ("unpublished", "leaving"):
+            gone = data.get(key)
+            if isinstance(gone, int):
+                self.published.pop(gone, None)
+                self.changed.set()
+
+    def target(self) -> dict[int, frozenset[str]]:
+        out: dict[int, frozenset[str]] = {}
+        for feed, mids in self.policy(self.state, self.site_id, self.role == "hq").items():
+            have = self.published.get(feed)
+            if have is None:
+                continue
+            chosen = frozenset(mids & have)
+            if chosen:
+                out[feed] = chosen
+        return out
+
+    async def _reconcile_loop(self) -> None:
+        while not self.closing:
+            await self.changed.wait()
+            self.changed.clear()
+            target = self.target()
+            jobs = []
+            for feed, mids in target.items():
+                current = self.subs.get(feed)
+                if current is None or current.mids != mids:
+                    jobs.append(self._replace(feed, mids))
+            for feed in [f for f in self.subs if f not in target]:
+                jobs.append(self._drop(feed))
+            if jobs:
+                await asyncio.gather(*jobs)
+
+    async def _drop(self, feed: int) -> None:
+        sub = self.subs.pop(feed, None)
+        if sub is not None:
+            await sub.close()
+
+    async def _replace(self, feed: int, mids: frozenset[str]) -> None:
+        """Subscribe anew, then let the old subscription go."""
+        sub = Subscription(feed, mids, time.monotonic())
+        old = self.subs.get(feed)
+        self.subs[feed] = sub
+        self.history.append(sub)
+        try:
+            await self._subscribe(sub)
+        except (JanusError, JanusTimeout, JanusConnectionError, OSError) as exc:
+            sub.error = f"{type(exc).__name__}: {exc}"
+            self.errors.append(f"subscribe {feed} {sorted(mids)}: {sub.error}")
+            if self.subs.get(feed) is sub:
+                del self.subs[feed]
+            # Try again on the next change (Janus may not list the feed yet).
+            asyncio.get_running_loop().call_later(1.0, self.changed.set)
+        if old is not None:
+            await old.close()
+
+    async def _subscribe(self, sub: Subscription) -> None:
+        assert self.janus is not None
+        handle = await self.janus.attach(PLUGIN)
+        sub.handle = handle
+        attached = await handle.message(
+            {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": self.access["room"],
+                "token": self.access["room_token"],
+                "streams": [{"feed": sub.feed, "mid": m} for m in sorted(sub.mids)],
+            }
+        )
+        if attached.jsep is None:
+            raise JanusError(0, f"subscriber join got no SDP offer: {attached.data}")
+        labels = {
+            str(s.get("mid")): MID_LABEL.get(str(s.get("feed_mid")), "?")
+            for s in attached.data.get("streams", [])
+            if isinstance(s, dict)
+        }
+        pc = peer_connection()
+        sub.pc = pc
+        await pc.setRemoteDescription(
+            RTCSessionDescription(attached.jsep["sdp"], attached.jsep["type"])
+        )
+        transceiver: RTCRtpTransceiver
+        for transceiver in pc.getTransceivers():
+            label = labels.get(str(transceiver.mid), "?")
+            probe = Probe(transceiver.kind, f"feed {sub.feed} {label}", created=sub.created)
+            transceiver.receiver.bench_probe = probe  # type: ignore[attr-defined]
+            sub.probes[label] = probe
+        await pc.setLocalDescription(await pc.createAnswer())
+        await handle.message(
+            {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}
+        )
+
+    # --- the end ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        self.closing = True
+        self.changed.set()
+        for task in self.tasks:
+            task.cancel()
+        for sub in list(self.subs.values()):
+            await sub.close()
+        self.subs.clear()
+        if self.pub_pc is not None:
+            with contextlib.suppress(Exception):
+                await self.pub_pc.close()
+        if self.janus is not None:
+            with contextlib.suppress(Exception):
+                await self.janus.close()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    # --- what was measured --------------------------------------------------------------
+
+    def first_keyframe_of(self, feed: int, after: float) -> float | None:
+        """When the first keyframe of `feed`'s video arrived on a subscription made at or
+        after `after` (or one already open then that had not yet had a keyframe)."""
+        best: float | None = None
+        for sub in self.history:
+            if sub.feed != feed or (sub.closed is not None and sub.closed < after):
+                continue
+            for probe in sub.probes.values():
+                if probe.kind == "video" and probe.first_keyframe is not None:
+                    if probe.first_keyframe >= after or sub.created >= after:
+                        if best is None or probe.first_keyframe < best:
+                            best = probe.first_keyframe
+                    elif sub.created < after:
+                        # Already receiving that feed's video before the action.
+                        return after
+        return best
+
+    def event_at(self, kind: str, seq: int) -> float | None:
+        for r in self.received:
+            if r.kind == kind and r.seq == seq:
+                return r.at
+        return None
+
+    def probes(self) -> list[Probe]:
+        return [p for sub in self.history for p in sub.probes.values()]

@@ -33,7 +33,7 @@ def test_chair_starts_and_ends_a_meeting_and_a_site_joins_by_link(
     assert page.locator("html").get_attribute("lang") == "vi"
     # The stylesheet is served by the app itself (no web server in front).
     assert page.evaluate("getComputedStyle(document.querySelector('.topbar')).display") == "flex"
-    page.click("text=Thông báo nhanh kết quả Đại hội (demo)")
+    page.click("a:text-is('Thông báo nhanh kết quả Đại hội (demo)')")
     page.wait_for_url(re.compile(r".*/meetings/\d+/$"))
     meeting_url = page.url
     links = page.locator("input[aria-label]").evaluate_all("els => els.map(e => e.value)")

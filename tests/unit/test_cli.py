@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 import diemcau.orgs
 from diemcau.cli import main
-from diemcau.meetings.models import Meeting
+from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.orgs.models import Site
 
 SAMPLE = Path(diemcau.orgs.__file__).parent / "fixtures" / "sites-sample.csv"
@@ -27,13 +27,18 @@ def test_import_sites_is_spelled_with_a_dash(db: None, monkeypatch: pytest.Monke
 def test_demo_loads_once_and_is_safe_to_rerun(db: None, capsys: pytest.CaptureFixture[str]) -> None:
     call_command("demo")
     first = capsys.readouterr().out
-    assert "admin" in first and Site.objects.count() == 26 and Meeting.objects.count() == 1
-    meeting = Meeting.objects.get()
-    assert meeting.invitations.count() == 26
+    assert "admin" in first and Site.objects.count() == 26
+    upcoming = Meeting.objects.get(status=MeetingStatus.SCHEDULED)
+    assert upcoming.invitations.count() == 26
+    # A meeting already held, recorded through the live services: minutes and reports.
+    held = Meeting.objects.get(status=MeetingStatus.ENDED)
+    assert held.roll_calls.get().answers.count() == 26
+    assert held.motions.get().ballots.count() == 26
+    assert not held.attendance.filter(left_at__isnull=True).exists()
     call_command("demo")
     again = capsys.readouterr().out
     assert "admin" not in again  # passwords are shown once only
-    assert Site.objects.count() == 26 and Meeting.objects.count() == 1
+    assert Site.objects.count() == 26 and Meeting.objects.count() == 2
 
 
 def test_doctor_says_what_to_fix_when_janus_is_down(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from diemcau.accounts.services import create_demo_accounts
+from diemcau.live import services as live
+from diemcau.live.services import Actor
 from diemcau.meetings import services
-from diemcau.meetings.models import Meeting, MeetingKind
+from diemcau.meetings.models import Meeting, MeetingKind, MeetingStatus
 from diemcau.orgs import services as org_services
 from diemcau.orgs.models import Site, SiteKind
 
@@ -56,3 +59,54 @@ class Command(BaseCommand):
                     by=None,
                 )
                 self.stdout.write(f"Demo meeting: {meeting.title}")
+                held = held_demo_meeting(main)
+                self.stdout.write(
+                    f"Demo record (ended meeting for minutes and reports): {held.title}"
+                )
+
+
+def held_demo_meeting(main: Site) -> Meeting:
+    """A briefing that already took place, recorded through the live services as a real
+    one would be: every site joins and answers the roll call, one speaks, a vote is held.
+    The minutes, the savings report and the dashboard have something to show from day one."""
+    rng = random.Random(2026)  # the same demo every time
+    now = timezone.now()
+    meeting = services.save_meeting(
+        Meeting(
+            kind=MeetingKind.BRIEFING,
+            title="Thông báo nhanh kết quả Đại hội Đảng bộ Tập đoàn (demo, đã họp)",
+            start=now - timedelta(hours=2),
+            end=now - timedelta(minutes=5),
+            main_site=main,
+        ),
+        sites=services.invited_sites(all_sites=True),
+        agenda=[
+            services.AgendaLine("Khai mạc", "Văn phòng", 5),
+            services.AgendaLine("Thông báo nhanh kết quả Đại hội", "Chủ tịch", 60),
+        ],
+        by=None,
+    )
+    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.LIVE, started_at=now)
+    chair = Actor(meeting.pk, main.pk, hq=True, user=None, chair=True)
+    sites = [inv.site for inv in meeting.invitations.select_related("site")]
+    pages = {
+        site.pk: Actor(meeting.pk, site.pk, hq=site.pk == main.pk, chair=False) for site in sites
+    }
+    rows = {site.pk: live.site_connected(pages[site.pk])[1] for site in sites}
+    live.open_roll_call(chair)
+    for site in sites:
+        live.answer_roll_call(pages[site.pk], max(1, site.expected_delegates - rng.randint(0, 3)))
+    live.close_roll_call(chair)
+    speaker = next(s for s in sites if s.pk != main.pk)
+    live.request_floor(pages[speaker.pk], "Kết quả thực hiện nghị quyết tại đơn vị")
+    live.grant_floor(chair, site_id=speaker.pk)
+    live.take_back_floor(chair)
+    live.open_vote(chair, "Thống nhất triển khai nghị quyết đến công đoàn cơ sở")
+    agree, disagree = live.default_options()[:2]
+    for site in sites:
+        live.cast_vote(pages[site.pk], choice=agree if rng.random() > 0.1 else disagree)
+    live.close_vote(chair)
+    live.send_chat(pages[speaker.pk], "Đề nghị gửi văn bản nghị quyết về các đơn vị.")
+    for site in sites:
+        live.site_disconnected(pages[site.pk], rows[site.pk], dropped=False)
+    return services.end_meeting(meeting)

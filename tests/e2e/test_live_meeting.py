@@ -62,6 +62,10 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, what: str = "") 
         time.sleep(0.2)
 
 
+def vote_closed(page: Any) -> bool:
+    return not state(page)["vote"]["open"]
+
+
 def frames_advance(page: Any, selector: str) -> bool:
     first = page.evaluate(FRAMES, selector)
     if first < 0:
@@ -223,7 +227,7 @@ def test_a_vote_across_two_sites_shows_its_result_everywhere(meeting_pages: Any)
     wait_until(lambda: state(hq)["vote"]["result"]["cast"] == 2, what="two ballots counted")
     hq.click("#vote-close")
     for page in (site_a, site_b):
-        wait_until(lambda p=page: not state(p)["vote"]["open"], what="vote closed on the site")
+        wait_until(partial(vote_closed, page), what="vote closed on the site")
         assert "2" in page.inner_text("#vote-status")
     result = state(site_a)["vote"]["result"]
     assert result["adopted"] and result["sites_voted"] == 2

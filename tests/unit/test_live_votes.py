@@ -75,6 +75,7 @@ def test_result_needs_quorum_and_majority(live: Meeting, org: Org, chair: Actor)
     services.cast_vote(site(live, org.site_a.pk), choice="Tán thành")
     services.close_vote(chair)
     result = Motion.objects.get().result
+    assert result is not None
     assert result["cast"] == 1 and result["eligible"] == 3 and not result["quorum"]
     assert not result["adopted"]
 

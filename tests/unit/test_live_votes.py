@@ -85,6 +85,7 @@ def test_result_needs_quorum_and_majority(live: Meeting, org: Org, chair: Actor)
     services.cast_vote(site(live, org.main.pk), choice="Không")
     services.close_vote(chair)
     result = Motion.objects.get(number=2).result
+    assert result is not None
     assert (
         result["quorum"] and result["adopted"] and result["tally"] == {"Tán thành": 2, "Không": 1}
     )

@@ -1,4 +1,8 @@
-"""Command line: `python -m bench run|compare|sweep|delegates|report`."""
+"""`python -m bench run|compare|sweep|delegates`: see BENCHMARKS.md.
+
+Every command starts its own `diemcau serve` (fresh data folder, free ports) per run and
+stops it afterwards; results go to bench/results/<name>.{json,md,png}.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,102 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from bench.run import Options, run
+
+
+def _options(args: argparse.Namespace, sites: int, policy: str) -> Options:
+    return Options(
+        sites=sites,
+        duration=args.duration,
+        policy=policy,
+        join_window=args.join_window,
+        action_interval=args.interval,
+    )
+
+
+def _log(result: dict[str, Any]) -> None:
+    brief = {k: v for k, v in result.items() if k not in ("actions", "sample_probes")}
+    sys.stderr.write(json.dumps(brief, ensure_ascii=False) + "\n")
+    missed = report.verdict(result)
+    sys.stderr.write(
+        f"== N={result['sites']} {result['policy']}: "
+        f"{'holds every target' if not missed else '; '.join(missed)}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    one = sub.add_parser("run", help="one run against a fresh `diemcau serve`")
+
+    def common(p: argparse.ArgumentParser, duration: float) -> None:
+        p.add_argument("--duration", type=float, default=duration, help="steady phase, s")
+        p.add_argument("--join-window", type=float, default=10.0, help="all sites join within")
+        p.add_argument("--interval", type=float, default=5.0, help="s between chair actions")
+        p.add_argument("--name", help="results file name (bench/results/<name>.*)")
+        p.add_argument("--results", type=Path, help="folder for results (bench/results)")
+
+    one = sub.add_parser("run", help="one run (N sites, one policy)")
     one.add_argument("--sites", type=int, default=10)
-    one.add_argument("--duration", type=float, default=60.0, help="steady phase, seconds")
     one.add_argument("--policy", choices=("ours", "naive"), default="ours")
-    one.add_argument("--join-window", type=float, default=10.0)
-    one.add_argument("--interval", type=float, default=5.0, help="seconds between chair actions")
-    one.add_argument("--out", type=Path, help="write the result JSON here")
+    common(one, 180.0)
+
+    cmp_ = sub.add_parser("compare", help="ours and naive at the same N, one after the other")
+    cmp_.add_argument("--sites", type=int, nargs="+", default=[5, 10])
+    common(cmp_, 60.0)
+
+    sweep = sub.add_parser("sweep", help="N = 10, 20, 40, 67 ...; stops at the first miss")
+    sweep.add_argument("--sites", type=int, nargs="+", default=[10, 20, 40, 67])
+    sweep.add_argument("--naive", type=int, nargs="*", default=[5, 10], help="naive at these N")
+    sweep.add_argument("--keep-going", action="store_true", help="do not stop at a miss")
+    common(sweep, 180.0)
+
+    dele = sub.add_parser("delegates", help="control plane: many WebSocket clients")
+    dele.add_argument("--clients", type=int, default=1500)
+    dele.add_argument("--sites", type=int, default=67)
+    dele.add_argument("--announcements", type=int, default=5)
+    dele.add_argument("--name", default="delegates")
+    dele.add_argument("--results", type=Path, help="folder for results (bench/results)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    runs: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
     if args.command == "run":
-        result = run(
-            Options(
-                sites=args.sites,
-                duration=args.duration,
-                policy=args.policy,
-                join_window=args.join_window,
-                action_interval=args.interval,
-            )
-        )
-        _emit(result, args.out)
+        runs.append(run(_options(args, args.sites, args.policy)))
+        _log(runs[-1])
+        name = args.name or f"run-{args.sites}-{args.policy}"
+    elif args.command == "compare":
+        for n in args.sites:
+            for policy in ("ours", "naive"):
+                runs.append(run(_options(args, n, policy)))
+                _log(runs[-1])
+        name = args.name or "compare"
+    elif args.command == "sweep":
+        largest = None
+        for n in args.naive:
+            for policy in ("ours", "naive"):
+                runs.append(run(_options(args, n, policy)))
+                _log(runs[-1])
+        for n in args.sites:
+            result = run(_options(args, n, "ours"))
+            runs.append(result)
+            _log(result)
+            if report.verdict(result):
+                if not args.keep_going:
+                    break
+            elif largest is None or n > largest:
+                largest = n
+        extra["largest_n"] = largest
+        name = args.name or "sweep"
+    else:
+        from bench.delegates import run_delegates
 
-
-def _emit(result: dict[str, Any], out: Path | None) -> None:
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if out:
-        out.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
+        extra["delegates"] = run_delegates(args.clients, args.sites, args.announcements)
+        sys.stderr.write(json.dumps(extra["delegates"], indent=2) + "\n")
+        name = args.name
+    base = report.write({"runs": runs, **extra}, name, args.results)
+    sys.stdout.write(f"wrote {base}.json, {base}.md" + (", .png\n" if runs else "\n"))

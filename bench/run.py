@@ -132,6 +132,10 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     join_ms = [1000 * (t - s.t_start) for s in sites if (t := firsts[s.name]) is not None]
     control_ms = [1000 * (s.t_control - s.t_start) for s in sites if s.t_control]
     published_ms = [1000 * (s.t_published - s.t_start) for s in sites if s.t_published]
+    join_steps: dict[str, list[float]] = {"asked": [], "negotiated": [], "first_packet": []}
+    for s in sites:
+        for step_name, t in (s.switch_steps(main_feed, s.t_start) or {}).items():
+            join_steps[step_name].append(1000 * (t - s.t_start))
 
     # --- steady phase: actions, stability, cost -----------------------------------------
     await asyncio.sleep(opts.settle)
@@ -143,6 +147,9 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     main_ms: list[float] = []
     roll_ms: list[float] = []
     missed = {"floor": 0, "main_source": 0, "roll_call": 0}
+    # Where a switch's time goes, per site: event on the control socket, subscription
+    # asked for, negotiated with Janus (ICE + DTLS included), first video packet.
+    steps: dict[str, list[float]] = {"event": [], "asked": [], "negotiated": [], "first_packet": []}
     actions: list[dict[str, Any]] = []
     site_ids = [int(s["id"]) for s in inst.site_list]
     cycle = ["roll_call", "floor", "main_source", "roll_call", "floor", "main_home"]
@@ -151,7 +158,8 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     pick = 0
     step = 0
     end = t_window + opts.duration
-    while time.monotonic() + opts.action_interval <= end + 0.01 and opts.policy == "ours":
+    planned = int(opts.duration / opts.action_interval + 1e-6) if opts.policy == "ours" else 0
+    for _ in range(planned):
         kind = cycle[step % len(cycle)]
         step += 1
         t0 = time.monotonic()
@@ -169,7 +177,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
                 continue
             if kind == "main_home":
                 target = None
-                await chair.request("main_source.set", site=None)
+                ok = await chair.request("main_source.set", site=None)
                 feed = main_feed
                 main_site = inst.main_site
                 bucket = main_ms
@@ -181,11 +189,11 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
                 pick += 1
                 feed = feed_of(target)
                 if kind == "floor":
-                    await chair.request("floor.grant", site=target)
+                    ok = await chair.request("floor.grant", site=target)
                     floor_site = target
                     bucket, name = floor_ms, "floor"
                 else:
-                    await chair.request("main_source.set", site=target)
+                    ok = await chair.request("main_source.set", site=target)
                     main_site = target
                     bucket, name = main_ms, "main_source"
             await asyncio.sleep(min(SWITCH_WAIT, opts.action_interval))
@@ -197,6 +205,11 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
                     missed[name] += 1
                 else:
                     bucket.append(1000 * (at - t0))
+                event = s.event_at("floor.granted" if name == "floor" else "main_source", ok["seq"])
+                if event is not None:
+                    steps["event"].append(1000 * (event - t0))
+                for step_name, t in (s.switch_steps(feed, t0) or {}).items():
+                    steps[step_name].append(1000 * (t - t0))
             actions.append({"action": name, "site": target, "t": round(t0 - t_window, 2)})
         except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
             actions.append({"action": kind, "error": str(exc)})
@@ -266,9 +279,11 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         "join_ms": summary(join_ms),
         "join_control_ms": summary(control_ms),
         "join_published_ms": summary(published_ms),
+        "join_steps_ms": {k: summary(v) for k, v in join_steps.items()},
         "floor_switch_ms": summary(floor_ms),
         "main_switch_ms": summary(main_ms),
         "control_ms": summary(roll_ms),
+        "switch_steps_ms": {k: summary(v) for k, v in steps.items()},
         "missed": missed,
         "actions": actions,
         "gap_sites": gap_sites,

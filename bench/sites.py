@@ -124,6 +124,7 @@ class Subscription:
     probes: dict[str, Probe] = field(default_factory=dict)  # label -> probe
     closed: float | None = None
     error: str | None = None
+    started: float | None = None  # Janus answered `start`: the connection is negotiated
 
     async def close(self) -> None:
         self.closed = time.monotonic()
@@ -420,6 +421,7 @@ class Participant:
         await handle.message(
             {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}
         )
+        sub.started = time.monotonic()
 
     # --- the end ------------------------------------------------------------------------
 
@@ -459,6 +461,20 @@ class Participant:
                         # Already receiving that feed's video before the action.
                         return after
         return best
+
+    def switch_steps(self, feed: int, after: float) -> dict[str, float] | None:
+        """For the first subscription to `feed` made after `after`: when it was asked
+        for, negotiated, and its first video packet arrived."""
+        for sub in self.history:
+            if sub.feed == feed and sub.created >= after:
+                video = [p for p in sub.probes.values() if p.kind == "video"]
+                out = {"asked": sub.created}
+                if sub.started is not None:
+                    out["negotiated"] = sub.started
+                if video and video[0].first is not None:
+                    out["first_packet"] = video[0].first
+                return out
+        return None
 
     def event_at(self, kind: str, seq: int) -> float | None:
         for r in self.received:

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     sweep = sub.add_parser("sweep", help="N = 10, 20, 40, 67 ...; stops at the first miss")
     sweep.add_argument("--sites", type=int, nargs="+", default=[10, 20, 40, 67])
     sweep.add_argument("--naive", type=int, nargs="*", default=[5, 10], help="naive at these N")
+    sweep.add_argument("--naive-duration", type=float, default=60.0, help="steady phase, s")
     sweep.add_argument("--keep-going", action="store_true", help="do not stop at a miss")
     common(sweep, 180.0)
 
@@ -91,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         largest = None
         for n in args.naive:
             for policy in ("ours", "naive"):
-                runs.append(run(_options(args, n, policy)))
+                opts = _options(args, n, policy)
+                opts.duration = args.naive_duration
+                runs.append(run(opts))
                 _log(runs[-1])
         for n in args.sites:
             result = run(_options(args, n, "ours"))

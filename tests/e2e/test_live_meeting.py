@@ -24,13 +24,14 @@ from django.utils import timezone
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import invited_sites, save_meeting
 from diemcau.orgs.models import Site
-from diemcau.live.joinlinks import join_path
+from diemcau.live.joinlinks import delegate_path, join_path
 start = timezone.now()
 m = save_meeting(Meeting(title='Hội nghị trực tuyến e2e', start=start, end=start + timedelta(hours=2),
                          main_site=Site.objects.get(kind='main')),
                  sites=invited_sites(all_sites=True), agenda=None, by=None)
 print(json.dumps({'meeting': m.pk, 'A': join_path(m.invitations.get(site__code='CSDN')),
                   'B': join_path(m.invitations.get(site__code='CSDT')),
+                  'phone_A': delegate_path(m.invitations.get(site__code='CSDN')),
                   'feeds': {c: m.invitations.get(site__code=c).site_id * 10 + 1 for c in ('CSDN', 'CSDT')}}))
 """
 
@@ -259,6 +260,27 @@ def test_a_vote_across_two_sites_shows_its_result_everywhere(meeting_pages: Any)
     wait_until(lambda: not state(site_b)["vote"]["open"], what="closed at B")
     tally = state(site_b)["vote"]["result"]["tally"]
     assert list(tally.values()) == [50, 6, 2]
+
+
+def test_a_delegate_votes_from_a_phone(
+    meeting_pages: Any, installation: Installation, browser: Any
+) -> None:
+    hq, _site_a, _site_b, links = meeting_pages
+    phone = browser.new_context(locale="vi-VN", viewport={"width": 400, "height": 800}).new_page()
+    phone.goto(installation.url + links["phone_A"])
+    phone.wait_for_selector("#connection.good")
+    hq.click("#vote-new")
+    hq.fill("#vote-text", "Bầu chọn cá nhân")
+    hq.select_option("#vote-counting", "individual")
+    hq.fill("#vote-quorum", "0")
+    hq.click("#vote-form button[type=submit]")
+    phone.wait_for_selector("#vote-choices button")
+    phone.click("#vote-choices button >> nth=1")
+    wait_until(lambda: state(hq)["vote"]["result"]["cast"] == 1, what="the phone's vote counted")
+    phone.wait_for_selector("#vote-choices button", state="detached")
+    assert state(hq)["vote"]["ballots"] is None  # individual choices are not shown per site
+    hq.click("#vote-close")
+    phone.wait_for_function("!window.diemcau.control.state.vote.open")
 
 
 def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:

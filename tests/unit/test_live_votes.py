@@ -106,3 +106,59 @@ def test_only_one_vote_is_open_at_a_time(live: Meeting, chair: Actor) -> None:
     services.open_vote(chair, "Một")
     with pytest.raises(Refused):
         services.open_vote(chair, "Hai")
+
+
+def delegate(live: Meeting, site_pk: int, key: str) -> Actor:
+    return Actor(live.pk, site_pk, hq=False, voter=key)
+
+
+def test_delegates_vote_individually_once_each_and_no_more_than_present(
+    live: Meeting, org: Org, chair: Actor
+) -> None:
+    services.open_roll_call(chair)
+    services.answer_roll_call(site(live, org.site_a.pk), 2)
+    services.open_vote(chair, "Cá nhân", options=["Có", "Không"], counting="individual")
+    services.cast_vote(delegate(live, org.site_a.pk, "phone-1"), choice="Có")
+    with pytest.raises(Refused):
+        services.cast_vote(delegate(live, org.site_a.pk, "phone-1"), choice="Không")
+    services.cast_vote(delegate(live, org.site_a.pk, "phone-2"), choice="Không")
+    with pytest.raises(Refused):  # a third phone, but the room reported 2 delegates
+        services.cast_vote(delegate(live, org.site_a.pk, "phone-3"), choice="Có")
+    with pytest.raises(Refused):  # site B never answered the roll call
+        services.cast_vote(delegate(live, org.site_b.pk, "phone-4"), choice="Có")
+    with pytest.raises(Refused):  # the room page itself does not vote in an individual vote
+        services.cast_vote(site(live, org.site_a.pk), choice="Có")
+    services.close_vote(chair)
+    result = Motion.objects.get().result
+    assert result is not None
+    assert result["tally"] == {"Có": 1, "Không": 1} and result["sites_voted"] == 1
+
+
+def test_a_delegate_link_may_only_vote(live: Meeting, org: Org, chair: Actor) -> None:
+    phone = delegate(live, org.site_a.pk, "phone-1")
+    for action in (
+        lambda: services.request_floor(phone, "x"),
+        lambda: services.answer_roll_call(phone, 3),
+        lambda: services.set_screen_share(phone, True),
+    ):
+        with pytest.raises(Refused):
+            action()
+    services.open_vote(chair, "Theo điểm cầu")  # per site: phones do not vote
+    with pytest.raises(Refused):
+        services.cast_vote(phone, choice=Motion.objects.get().options[0])
+
+
+def test_delegate_and_room_links_are_not_interchangeable(live: Meeting, client: object) -> None:
+    from django.test import Client
+
+    from diemcau.live import joinlinks
+
+    inv = live.invitations.select_related("site", "meeting").get(site__code="CSDN")
+    room_token = joinlinks.make_token(inv)
+    delegate_token = joinlinks.make_token(inv, joinlinks.DELEGATE_SALT)
+    with pytest.raises(joinlinks.JoinLinkError):
+        joinlinks.verify(delegate_token, live.pk, "CSDN")
+    with pytest.raises(joinlinks.JoinLinkError):
+        joinlinks.verify(room_token, live.pk, "CSDN", salt=joinlinks.DELEGATE_SALT)
+    page = Client().get(joinlinks.delegate_path(inv))
+    assert page.status_code == 200 and "Cao su Đồng Nai" in page.content.decode()

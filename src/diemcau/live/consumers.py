@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff
 from diemcau.live import media_policy, services
 from diemcau.live.services import Actor, Refused
-from diemcau.live.views import SESSION_KEY
+from diemcau.live.views import DELEGATE_KEY, SESSION_KEY
 from diemcau.meetings.models import Invitation, Meeting
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,21 @@ def resolve_actor(scope: dict[str, Any], meeting_id: int, role: str) -> Actor | 
         if not Invitation.objects.filter(meeting_id=meeting_id, site_id=site_id).exists():
             return None
         return Actor(meeting_id=meeting_id, site_id=int(site_id), hq=False)
+    if role == "delegate":
+        session = scope.get("session")
+        mine = ((session.get(DELEGATE_KEY, {}) if session is not None else {}) or {}).get(
+            str(meeting_id)
+        )
+        if (
+            not mine
+            or not Invitation.objects.filter(
+                meeting_id=meeting_id, site_id=mine.get("site")
+            ).exists()
+        ):
+            return None
+        return Actor(
+            meeting_id=meeting_id, site_id=int(mine["site"]), hq=False, voter=str(mine["voter"])
+        )
     return None
 
 
@@ -133,7 +148,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             return
         self.group = services.group_name(meeting_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        if self.actor.site_id is not None:
+        if self.actor.site_id is not None and not self.actor.voter:
             _event, self.attendance_id = await database_sync_to_async(services.site_connected)(
                 self.actor
             )

@@ -22,6 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from diemcau.meetings.models import Invitation, MeetingStatus
 
 SALT = "diemcau.live.join"
+# Delegates' links (a phone following the meeting and voting): a different salt, so a
+# delegate's link can never open the room page, nor the reverse.
+DELEGATE_SALT = "diemcau.live.delegate"
 
 
 class JoinLinkError(Exception):
@@ -37,14 +40,25 @@ def expiry_for(invitation: Invitation) -> datetime:
     return invitation.meeting.end + timedelta(seconds=settings.JOIN_LINK_GRACE_SECONDS)
 
 
-def make_token(invitation: Invitation) -> str:
+def make_token(invitation: Invitation, salt: str = SALT) -> str:
     payload = {
         "m": invitation.meeting_id,
         "s": invitation.site_id,
         "n": invitation.nonce,
         "e": int(expiry_for(invitation).timestamp()),
     }
-    return signing.dumps(payload, salt=SALT)
+    return signing.dumps(payload, salt=salt)
+
+
+def delegate_path(invitation: Invitation) -> str:
+    return reverse(
+        "live:delegate",
+        kwargs={
+            "meeting_id": invitation.meeting_id,
+            "site_code": invitation.site.code,
+            "token": make_token(invitation, DELEGATE_SALT),
+        },
+    )
 
 
 def join_path(invitation: Invitation) -> str:
@@ -58,10 +72,12 @@ def join_path(invitation: Invitation) -> str:
     )
 
 
-def verify(token: str, meeting_id: int, site_code: str, now: datetime | None = None) -> Invitation:
+def verify(
+    token: str, meeting_id: int, site_code: str, now: datetime | None = None, salt: str = SALT
+) -> Invitation:
     """Return the invitation this token opens at this URL, or raise JoinLinkError."""
     try:
-        payload = signing.loads(token, salt=SALT)
+        payload = signing.loads(token, salt=salt)
     except signing.BadSignature as exc:
         raise JoinLinkError(
             "bad_signature",

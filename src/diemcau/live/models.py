@@ -159,6 +159,7 @@ class ChatMessage(models.Model):
 class Counting(models.TextChoices):
     PER_SITE = "site", _("one vote per site")
     PER_DELEGATE = "delegates", _("per delegate, counted by each site")
+    INDIVIDUAL = "individual", _("delegates vote individually from their own phones")
 
 
 class Motion(models.Model):
@@ -200,6 +201,8 @@ class Ballot(models.Model):
 
     motion = models.ForeignKey(Motion, on_delete=models.CASCADE, related_name="ballots")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    # A delegate voting individually: the random key of their phone's session.
+    voter = models.CharField(max_length=32, blank=True, default="")
     counts = models.JSONField(_("counts"))  # {option: number}; per site: {choice: 1}
     cast_at = models.DateTimeField(_("cast at"))
 
@@ -207,7 +210,14 @@ class Ballot(models.Model):
         verbose_name = _("ballot")
         verbose_name_plural = _("ballots")
         constraints = [
-            models.UniqueConstraint(fields=["motion", "site"], name="one_ballot_per_site")
+            models.UniqueConstraint(
+                fields=["motion", "site"], condition=models.Q(voter=""), name="one_ballot_per_site"
+            ),
+            models.UniqueConstraint(
+                fields=["motion", "voter"],
+                condition=~models.Q(voter=""),
+                name="one_ballot_per_delegate",
+            ),
         ]
 
     def __str__(self) -> str:

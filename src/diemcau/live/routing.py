@@ -7,5 +7,7 @@ from django.urls import re_path
 from diemcau.live.consumers import MeetingConsumer
 
 websocket_urlpatterns = [
-    re_path(r"^ws/meetings/(?P<meeting_id>\d+)/(?P<role>site|hq)/$", MeetingConsumer.as_asgi()),
+    re_path(
+        r"^ws/meetings/(?P<meeting_id>\d+)/(?P<role>site|hq|delegate)/$", MeetingConsumer.as_asgi()
+    ),
 ]

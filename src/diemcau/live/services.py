@@ -53,6 +53,7 @@ class Actor:
     hq: bool
     user: User | None = None
     chair: bool = False  # may run the meeting (grant, mute, roll call, main source)
+    voter: str = ""  # a delegate's phone: may only follow the meeting and vote individually
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def _require_chair(actor: Actor) -> None:
 
 
 def _require_site(actor: Actor) -> int:
+    if actor.voter:
+        raise Refused(_("A delegate's link may only vote."))
     if actor.site_id is None:
         raise Refused(_("This connection does not act for a site."))
     return actor.site_id
@@ -523,13 +526,19 @@ def delegates_present(meeting_id: int, site_id: int) -> int | None:
 def cast_vote(actor: Actor, choice: Any = None, counts: Any = None) -> Event:
     """A site votes: one choice (per site), or its room's count per option (per delegate),
     never more than the delegates it reported present. Once, and only for itself."""
-    site_id = _require_site(actor)
+    if actor.site_id is None:
+        raise Refused(_("This connection does not act for a site."))
+    site_id = actor.site_id
     state = _locked_state(actor.meeting_id)
     motion = Motion.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
     if motion is None:
         raise Refused(_("No vote is open."))
     if not state.meeting.invitations.filter(site_id=site_id).exists():
         raise Refused(_("That site is not invited to this meeting."))
+    if motion.counting == Counting.INDIVIDUAL:
+        return _cast_individual(state, motion, actor, site_id, choice)
+    if actor.voter:
+        raise Refused(_("In this vote each site votes from its room, not from phones."))
     if Ballot.objects.filter(motion=motion, site_id=site_id).exists():
         raise Refused(_("Your site has already voted."))
     if motion.counting == Counting.PER_SITE:
@@ -563,6 +572,34 @@ def cast_vote(actor: Actor, choice: Any = None, counts: Any = None) -> Event:
     return _commit(state, "vote.cast", ["vote"])
 
 
+def _cast_individual(
+    state: LiveState, motion: Motion, actor: Actor, site_id: int, choice: Any
+) -> Event:
+    """One delegate, one vote, from their own link; a site's delegates together never cast
+    more votes than the delegates it reported present."""
+    if not actor.voter:
+        raise Refused(_("In this vote delegates vote from their own phones."))
+    if choice not in motion.options:
+        raise Refused(_("Choose one of the options (got %(value)s).") % {"value": choice})
+    if Ballot.objects.filter(motion=motion, voter=actor.voter).exists():
+        raise Refused(_("You have already voted."))
+    present = delegates_present(actor.meeting_id, site_id)
+    if present is None:
+        raise Refused(_("Your site has not answered the roll call yet: wait for it."))
+    if Ballot.objects.filter(motion=motion, site_id=site_id).count() >= present:
+        raise Refused(
+            _("Your site's %(present)d delegates present have all voted.") % {"present": present}
+        )
+    Ballot.objects.create(
+        motion=motion,
+        site_id=site_id,
+        voter=actor.voter,
+        counts={choice: 1},
+        cast_at=timezone.now(),
+    )
+    return _commit(state, "vote.cast", ["vote"])
+
+
 def vote_result(motion: Motion) -> dict[str, Any]:
     tally = {option: 0 for option in motion.options}
     for ballot in motion.ballots.all():
@@ -571,18 +608,20 @@ def vote_result(motion: Motion) -> dict[str, Any]:
     cast = sum(tally.values())
     if motion.counting == Counting.PER_SITE:
         eligible = motion.meeting.invitations.count()
+        sites_voted = motion.ballots.count()
     else:
         eligible = sum(
             delegates_present(motion.meeting_id, site_id) or 0
             for site_id in motion.meeting.invitations.values_list("site_id", flat=True)
         )
+        sites_voted = motion.ballots.values("site_id").distinct().count()
     quorum = eligible > 0 and cast * 100 >= motion.quorum_percent * eligible
     first = motion.options[0]
     return {
         "tally": tally,
         "cast": cast,
         "eligible": eligible,
-        "sites_voted": motion.ballots.count(),
+        "sites_voted": sites_voted,
         "quorum": quorum,
         "adopted": bool(quorum and tally[first] * 100 > motion.majority_percent * cast),
     }

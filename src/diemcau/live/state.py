@@ -14,6 +14,7 @@ from django.utils import timezone
 from diemcau.live.models import (
     Attendance,
     ChatMessage,
+    Counting,
     FloorRequest,
     FloorStatus,
     LiveState,
@@ -201,8 +202,11 @@ def _vote(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
         "quorum_percent": motion.quorum_percent,
         "majority_percent": motion.majority_percent,
         "open": motion.closed_at is None,
-        "voted": sorted(b.site_id for b in ballots),
-        "ballots": None if motion.secret else {str(b.site_id): b.counts for b in ballots},
+        "voted": sorted({b.site_id for b in ballots}),
+        # Who chose what: named votes by a site (room) only; individual choices stay private.
+        "ballots": None
+        if motion.secret or motion.counting == Counting.INDIVIDUAL
+        else {str(b.site_id): b.counts for b in ballots},
         "result": result,
         "count": Motion.objects.filter(meeting=meeting).count(),
     }

@@ -5,5 +5,6 @@ from diemcau.live import views
 app_name = "live"
 urlpatterns = [
     path("join/<int:meeting_id>/<str:site_code>/<str:token>/", views.join, name="join"),
+    path("join/<int:meeting_id>/<str:site_code>/d/<str:token>/", views.delegate, name="delegate"),
     path("live/<int:pk>/console/", views.console, name="console"),
 ]

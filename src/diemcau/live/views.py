@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -11,6 +13,8 @@ from diemcau.live import joinlinks
 from diemcau.meetings.models import DirectiveRecipient, Meeting
 
 SESSION_KEY = "diemcau.joined"
+# Delegates: {meeting id: {"site": site id, "voter": a random key for this phone}}.
+DELEGATE_KEY = "diemcau.delegate"
 
 
 def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> HttpResponse:
@@ -53,4 +57,29 @@ def console(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "live/console.html",
         {"meeting": meeting, "config": {"meeting": meeting.pk, "site": meeting.main_site_id}},
+    )
+
+
+def delegate(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> HttpResponse:
+    """A delegate's phone: follows the meeting (banner, votes) and votes individually."""
+    try:
+        invitation = joinlinks.verify(token, meeting_id, site_code, salt=joinlinks.DELEGATE_SALT)
+    except joinlinks.JoinLinkError as exc:
+        return render(
+            request, "live/join_refused.html", {"reason": exc.message, "code": exc.code}, status=403
+        )
+    delegates = request.session.get(DELEGATE_KEY, {})
+    mine = delegates.get(str(meeting_id))
+    if not mine or mine.get("site") != invitation.site_id:
+        mine = {"site": invitation.site_id, "voter": secrets.token_urlsafe(12)}
+    delegates[str(meeting_id)] = mine
+    request.session[DELEGATE_KEY] = delegates
+    return render(
+        request,
+        "live/delegate.html",
+        {
+            "meeting": invitation.meeting,
+            "site": invitation.site,
+            "config": {"meeting": meeting_id, "site": invitation.site_id},
+        },
     )

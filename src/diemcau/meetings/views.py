@@ -57,7 +57,14 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     invitations = meeting.invitations.select_related("site", "site__unit")
     if not is_hq_staff(request.user):
         invitations = invitations.filter(site_id=cast(User, request.user).site_id or 0)
-    rows = [(inv, request.build_absolute_uri(joinlinks.join_path(inv))) for inv in invitations]
+    rows = [
+        (
+            inv,
+            request.build_absolute_uri(joinlinks.join_path(inv)),
+            request.build_absolute_uri(joinlinks.delegate_path(inv)),
+        )
+        for inv in invitations
+    ]
     return render(
         request,
         "meetings/detail.html",
@@ -65,7 +72,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "meeting": meeting,
             "rows": rows,
             "invited_count": meeting.invitations.count(),
-            "expected": sum(inv.site.expected_delegates for inv, _url in rows),
+            "expected": sum(inv.site.expected_delegates for inv, _url, _d in rows),
             "can_manage": can_manage_meetings(request.user),
             "document_form": DocumentForm(),
         },

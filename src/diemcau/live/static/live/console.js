@@ -235,7 +235,7 @@ function renderVote(state, sites) {
     ),
   );
   $("#vote-progress").textContent = interpolate(
-    gettext("%(sites)s of %(invited)s sites voted; %(cast)s of %(eligible)s votes cast; quorum %(q)s%%."),
+    gettext("%(sites)s of %(invited)s sites voted; %(cast)s of %(eligible)s votes cast; quorum %(q)s%."),
     { sites: r.sites_voted, invited: state.sites.length, cast: number(r.cast), eligible: number(r.eligible), q: vote.quorum_percent },
     true,
   );

@@ -1,0 +1,64 @@
+// Docs: docs/live.md — a delegate's phone: follows the meeting and votes individually.
+
+import { Control } from "./control.js";
+import { $, h, number, show, toast } from "./ui.js";
+
+const config = JSON.parse(document.getElementById("live-config").textContent);
+const control = new Control(config.meeting, "delegate");
+const votedKey = (id) => `diemcau.voted.${config.meeting}.${id}`;
+
+control.addEventListener("status", (e) => {
+  const el = $("#connection");
+  el.textContent = e.detail === "connected" ? gettext("Connected") : gettext("Reconnecting to the server…");
+  el.className = `connection ${e.detail === "connected" ? "good" : "bad"}`;
+});
+control.addEventListener("state", () => render());
+
+function render() {
+  const state = control.state;
+  const sites = new Map(state.sites.map((s) => [s.id, s]));
+  show($("#announcement"), !!state.announcement);
+  $("#announcement-text").textContent = state.announcement || "";
+  $("#floor-now").textContent = state.floor ? `${gettext("Speaking")}: ${sites.get(state.floor.site)?.name || ""}` : "";
+  const vote = state.vote;
+  show($("#vote"), !!vote);
+  show($("#no-vote"), !vote);
+  if (!vote) return;
+  $("#vote-title").textContent = interpolate(gettext("Vote no. %s: %s"), [vote.number, vote.text]);
+  const r = vote.result;
+  if (!vote.open) {
+    $("#vote-choices").replaceChildren();
+    $("#vote-status").textContent =
+      vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · ") + " — " +
+      (!r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."));
+    return;
+  }
+  if (vote.counting !== "individual") {
+    $("#vote-choices").replaceChildren();
+    $("#vote-status").textContent = gettext("Your site votes from its meeting room in this vote.");
+    return;
+  }
+  const voted = sessionStorage.getItem(votedKey(vote.id));
+  $("#vote-status").textContent = voted ? interpolate(gettext("You voted: %s."), [voted]) : "";
+  $("#vote-choices").replaceChildren(
+    ...(voted
+      ? []
+      : vote.options.map((o) =>
+          h("button", { class: "big", type: "button", dataset: { option: o }, onclick: () => cast(vote.id, o) }, o),
+        )),
+  );
+}
+
+async function cast(voteId, option) {
+  try {
+    await control.send("vote.cast", { choice: option });
+    sessionStorage.setItem(votedKey(voteId), option);
+    toast(gettext("Vote sent."), "success");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  render();
+}
+
+control.start();
+window.diemcau = { control };

@@ -489,7 +489,7 @@ def open_vote(
         raise Refused(_("Give at least two different options."))
     if counting not in Counting.values:
         raise Refused(_("Unknown way of counting: %(value)s.") % {"value": counting})
-    for name, value in (("quorum", quorum_percent), ("majority", majority_percent)):
+    for name, value in ((_("Quorum"), quorum_percent), (_("Majority"), majority_percent)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
             raise Refused(
                 _("%(name)s must be a percentage from 0 to 100 (got %(value)s).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from diemcau.meetings.models import Meeting
 
@@ -29,8 +30,8 @@ class Minutes(models.Model):
 
     class Meta:
         ordering = ["meeting", "version"]
-        verbose_name = _("minutes")
-        verbose_name_plural = _("minutes")
+        verbose_name = pgettext_lazy("document", "minutes")
+        verbose_name_plural = pgettext_lazy("document", "minutes")
         constraints = [
             models.UniqueConstraint(fields=["meeting", "version"], name="minutes_version"),
         ]

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -146,20 +146,20 @@ def _local(dt: Any) -> str:
 
 
 LINE_HEADER = (
-    N_("Site code"),
-    N_("Site"),
-    N_("Delegates"),
-    N_("Estimated"),
-    N_("Mode"),
-    N_("Distance (km)"),
-    N_("Fare"),
-    N_("Days"),
-    N_("Nights"),
-    N_("Per-diem"),
-    N_("Lodging"),
-    N_("Per delegate"),
-    N_("Total"),
-    N_("Hours avoided"),
+    gettext_noop("Site code"),
+    gettext_noop("Site"),
+    gettext_noop("Delegates"),
+    gettext_noop("Estimated"),
+    gettext_noop("Mode"),
+    gettext_noop("Distance (km)"),
+    gettext_noop("Fare"),
+    gettext_noop("Days"),
+    gettext_noop("Nights"),
+    gettext_noop("Per-diem"),
+    gettext_noop("Lodging"),
+    gettext_noop("Per delegate"),
+    gettext_noop("Total"),
+    gettext_noop("Hours avoided"),
 )
 LINE_FORMATS = (
     None,
@@ -222,14 +222,14 @@ def meeting_xlsx(report: MeetingReport) -> bytes:
 
 
 PERIOD_HEADER = (
-    N_("Period"),
-    N_("Meetings held"),
-    N_("Delegates"),
-    N_("Travel cost avoided"),
-    N_("Online cost"),
-    N_("Net savings"),
-    N_("Travel hours avoided"),
-    N_("Participation (%)"),
+    gettext_noop("Period"),
+    gettext_noop("Meetings held"),
+    gettext_noop("Delegates"),
+    gettext_noop("Travel cost avoided"),
+    gettext_noop("Online cost"),
+    gettext_noop("Net savings"),
+    gettext_noop("Travel hours avoided"),
+    gettext_noop("Participation (%)"),
 )
 PERIOD_FORMATS = ("@", "0", "#,##0", MONEY, MONEY, MONEY, HOURS, PERCENT)
 

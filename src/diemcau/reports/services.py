@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from diemcau.accounts.permissions import is_hq_staff
 from diemcau.live.models import Attendance, RollCallAnswer
@@ -262,7 +263,7 @@ class Dashboard:
 def dashboard(user: Any, year: int) -> Dashboard:
     site_id = scope_site_id(user)
     months = [Bucket(f"{m:02d}/{year}") for m in range(1, 13)]
-    quarters = [Bucket(f"Q{q}/{year}") for q in range(1, 5)]
+    quarters = [Bucket(_("Q%(q)d/%(y)d") % {"q": q, "y": year}) for q in range(1, 5)]
     total = Bucket(str(year))
     years: dict[int, Bucket] = {}
     reports: list[MeetingReport] = []

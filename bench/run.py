@@ -241,11 +241,17 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     per_site_kbps: list[float] = []
     for s in sites:
         site_gap = 0.0
-        for probe in s.probes():
-            if probe.first is None or (probe.closed is not None and probe.closed < t_window):
-                continue
-            gap = max(probe.max_gap, probe.tail_gap(now) if probe.closed is None else 0.0)
-            site_gap = max(site_gap, gap)
+        # Audio of a closed microphone is dropped at the SFU on purpose (moderate): only
+        # video, and audio of open microphones, count as streams that must not stop.
+        heard = {feed_of(x) for x in s.state.get("mics", {}).get("open", [])}
+        for sub in s.history:
+            for probe in sub.probes.values():
+                if probe.kind == "audio" and sub.feed not in heard:
+                    continue
+                if probe.first is None or (probe.closed is not None and probe.closed < t_window):
+                    continue
+                gap = max(probe.max_gap, probe.tail_gap(now) if probe.closed is None else 0.0)
+                site_gap = max(site_gap, gap)
         worst_gap = max(worst_gap, site_gap)
         if site_gap > GAP_SECONDS:
             gap_sites.append(s.name)

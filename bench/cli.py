@@ -24,6 +24,7 @@ def _options(args: argparse.Namespace, sites: int, policy: str) -> Options:
         policy=policy,
         join_window=args.join_window,
         action_interval=args.interval,
+        switch=args.switch,
     )
 
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--interval", type=float, default=5.0, help="s between chair actions")
         p.add_argument("--name", help="results file name (bench/results/<name>.*)")
         p.add_argument("--results", type=Path, help="folder for results (bench/results)")
+        p.add_argument(
+            "--switch", action="store_true", help="sites use VideoRoom `switch` (proposal)"
+        )
 
     one = sub.add_parser("run", help="one run (N sites, one policy)")
     one.add_argument("--sites", type=int, default=10)

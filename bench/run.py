@@ -35,6 +35,7 @@ class Options:
     action_interval: float = 5.0
     settle: float = 3.0
     data_dir: Path | None = None
+    switch: bool = False  # sites move subscriptions with VideoRoom `switch` (see sites.py)
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -68,6 +69,7 @@ async def _join_site(
         site_id=int(site["id"]),
         media=encoded,
         policy=POLICIES[opts.policy],
+        switch=opts.switch,
     )
     p.t_start = time.monotonic()
     try:
@@ -277,7 +279,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     pool.shutdown(wait=False)
     return {
         "sites": n,
-        "policy": opts.policy,
+        "policy": opts.policy + ("+switch" if opts.switch else ""),
         "duration_s": opts.duration,
         "join_window_s": opts.join_window,
         "join_phase_s": round(join_phase, 1),

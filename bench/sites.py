@@ -125,11 +125,15 @@ class Subscription:
     closed: float | None = None
     error: str | None = None
     started: float | None = None  # Janus answered `start`: the connection is negotiated
+    sub_mids: dict[str, str] = field(default_factory=dict)  # publisher mid -> our mid
+    shared: bool = False  # the connection was handed on to another feed by `switch`
 
     async def close(self) -> None:
         self.closed = time.monotonic()
         for probe in self.probes.values():
             probe.closed = self.closed
+        if self.shared:
+            return
         if self.pc is not None:
             with contextlib.suppress(Exception):
                 await self.pc.close()
@@ -159,6 +163,7 @@ class Participant:
         media: dict[str, Encoded],
         policy: Policy,
         publish: bool = True,
+        switch: bool = False,
     ) -> None:
         self.name = name
         self.host = host
@@ -168,6 +173,9 @@ class Participant:
         self.media = media
         self.policy = policy
         self.publish_media = publish
+        # Move an existing subscription to the new feed with VideoRoom `switch` (no new
+        # negotiation) instead of subscribing anew: the change proposed for media.js.
+        self.switch = switch
         self.ws: ClientConnection | None = None
         self.state: dict[str, Any] = {}
         self.seq = 0
@@ -354,11 +362,19 @@ class Participant:
             self.changed.clear()
             target = self.target()
             jobs = []
+            leaving = [f for f in self.subs if f not in target]
             for feed, mids in target.items():
                 current = self.subs.get(feed)
                 if current is None or current.mids != mids:
-                    jobs.append(self._replace(feed, mids))
-            for feed in [f for f in self.subs if f not in target]:
+                    spare = next(
+                        (f for f in leaving if self.subs[f].mids == mids and self.switch), None
+                    )
+                    if current is None and spare is not None:
+                        leaving.remove(spare)
+                        jobs.append(self._switch(self.subs[spare], feed))
+                    else:
+                        jobs.append(self._replace(feed, mids))
+            for feed in leaving:
                 jobs.append(self._drop(feed))
             if jobs:
                 await asyncio.gather(*jobs)
@@ -386,6 +402,40 @@ class Participant:
         if old is not None:
             await old.close()
 
+    async def _switch(self, old: Subscription, feed: int) -> None:
+        """Point an open subscription at another feed's same streams (VideoRoom `switch`)."""
+        asked = time.monotonic()
+        new = Subscription(feed, old.mids, asked, handle=old.handle, pc=old.pc)
+        new.sub_mids = dict(old.sub_mids)
+        self.subs.pop(old.feed, None)
+        self.subs[feed] = new
+        self.history.append(new)
+        try:
+            assert old.handle is not None
+            await old.handle.message(
+                {
+                    "request": "switch",
+                    "streams": [
+                        {"feed": feed, "mid": m, "sub_mid": old.sub_mids[m]}
+                        for m in sorted(old.mids)
+                    ],
+                }
+            )
+        except (JanusError, JanusTimeout, JanusConnectionError, KeyError) as exc:
+            self.errors.append(f"switch to {feed}: {type(exc).__name__}: {exc}")
+            self.subs.pop(feed, None)
+            await old.close()
+            asyncio.get_running_loop().call_later(1.0, self.changed.set)
+            return
+        new.started = time.monotonic()
+        old.shared = True
+        await old.close()
+        for transceiver in old.pc.getTransceivers():
+            label = next((MID_LABEL[m] for m, s in old.sub_mids.items() if s == transceiver.mid), "?")
+            probe = Probe(transceiver.kind, f"feed {feed} {label}", created=asked)
+            transceiver.receiver.bench_probe = probe  # type: ignore[attr-defined]
+            new.probes[label] = probe
+
     async def _subscribe(self, sub: Subscription) -> None:
         assert self.janus is not None
         handle = await self.janus.attach(PLUGIN)
@@ -401,11 +451,9 @@ class Participant:
         )
         if attached.jsep is None:
             raise JanusError(0, f"subscriber join got no SDP offer: {attached.data}")
-        labels = {
-            str(s.get("mid")): MID_LABEL.get(str(s.get("feed_mid")), "?")
-            for s in attached.data.get("streams", [])
-            if isinstance(s, dict)
-        }
+        streams = [s for s in attached.data.get("streams", []) if isinstance(s, dict)]
+        labels = {str(s.get("mid")): MID_LABEL.get(str(s.get("feed_mid")), "?") for s in streams}
+        sub.sub_mids = {str(s.get("feed_mid")): str(s.get("mid")) for s in streams}
         pc = peer_connection()
         sub.pc = pc
         await pc.setRemoteDescription(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import media
-from bench.server import Installation, ProcSampler
+from bench.server import Installation, ProcSampler, udp_counters, udp_drops_by_process
 from bench.sites import POLICIES, Participant, feed_of
 
 log = logging.getLogger("bench")
@@ -144,6 +144,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     for sampler in (gen, app, janus):
         sampler.start()
     media.Probe.window_open = True
+    udp_before = udp_counters()
     t_window = time.monotonic()
     floor_ms: list[float] = []
     main_ms: list[float] = []
@@ -227,6 +228,9 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     media.Probe.window_open = False
     for sampler in (app, janus, gen):
         sampler.sample()
+    udp_after = udp_counters()
+    # Whose sockets overflowed (a process that cannot read its packets fast enough).
+    drops = udp_drops_by_process({"janus": janus.pid, "generator": os.getpid()})
     cost = {
         "window_s": round(window, 1),
         "janus_cpu_pct": round(janus.cpu_percent(), 1),
@@ -234,6 +238,9 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         "app_cpu_pct": round(app.cpu_percent(), 1),
         "app_rss_mb": round(app.rss_max / 2**20, 1),
         "generator_cpu_pct": round(gen.cpu_percent(), 1),
+        "udp_in_datagrams": udp_after["InDatagrams"] - udp_before["InDatagrams"],
+        "udp_rcvbuf_drops": udp_after["RcvbufErrors"] - udp_before["RcvbufErrors"],
+        "udp_drops_open_sockets": drops,
     }
 
     # --- media stability over the steady window ------------------------------------------

@@ -248,3 +248,40 @@ class ProcSampler:
         cpu, _rss = self._read()
         t0, c0 = self.mark
         return 100.0 * (cpu - c0) / max(time.monotonic() - t0, 1e-6)
+
+
+def udp_counters() -> dict[str, int]:
+    """The kernel's UDP totals (InDatagrams, RcvbufErrors...) from /proc/net/snmp."""
+    with open("/proc/net/snmp") as fh:
+        rows = [line.split() for line in fh if line.startswith("Udp:")]
+    return dict(zip(rows[0][1:], (int(v) for v in rows[1][1:]), strict=True))
+
+
+def udp_drops_by_process(pids: dict[str, int | None]) -> dict[str, int]:
+    """Datagrams dropped so far (receive buffer full) on each process's UDP sockets."""
+    drops_by_inode: dict[str, int] = {}
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    drops_by_inode[fields[9]] = int(fields[-1])
+        except OSError:
+            continue
+    out: dict[str, int] = {}
+    for name, pid in pids.items():
+        total = 0
+        if pid is not None:
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    try:
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    except OSError:
+                        continue
+                    if target.startswith("socket:["):
+                        total += drops_by_inode.get(target[8:-1], 0)
+            except OSError:
+                pass
+        out[name] = total
+    return out

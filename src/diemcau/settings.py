@@ -91,6 +91,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file too: an in-memory database is shared between threads in SQLite's
+    # shared-cache mode, where concurrent access fails with "table is locked" instead of
+    # waiting, unlike the real (file, WAL) database the consumers' threads use.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

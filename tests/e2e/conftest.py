@@ -81,6 +81,13 @@ class Installation:
                     ) from None
                 time.sleep(0.3)
 
+    def crash(self) -> None:
+        """SIGKILL: no shutdown code runs (its Janus dies with it, by PR_SET_PDEATHSIG)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
     def stop(self) -> None:
         if self.proc is None:
             return

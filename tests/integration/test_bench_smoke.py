@@ -34,7 +34,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((out / "smoke.json").read_text())
     assert (out / "smoke.md").exists() and (out / "smoke.png").stat().st_size > 0
     [run] = doc["runs"]
-    return run  # type: ignore[no-any-return]
+    return run
 
 
 def test_every_synthetic_site_joins_and_receives_the_main_source(result: dict[str, Any]) -> None:

@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     cmp_.add_argument("--sites", type=int, nargs="+", default=[5, 10])
     common(cmp_, 60.0)
 
+    swi = sub.add_parser("switch", help="ours with and without VideoRoom `switch`, same N")
+    swi.add_argument("--sites", type=int, nargs="+", default=[10, 20])
+    common(swi, 60.0)
+
     sweep = sub.add_parser("sweep", help="N = 10, 20, 40, 67 ...; stops at the first miss")
     sweep.add_argument("--sites", type=int, nargs="+", default=[10, 20, 40, 67])
     sweep.add_argument("--naive", type=int, nargs="*", default=[5, 10], help="naive at these N")
@@ -92,6 +96,14 @@ def main(argv: list[str] | None = None) -> None:
                 runs.append(run(_options(args, n, policy)))
                 _log(runs[-1])
         name = args.name or "compare"
+    elif args.command == "switch":
+        for n in args.sites:
+            for switch in (False, True):
+                opts = _options(args, n, "ours")
+                opts.switch = switch
+                runs.append(run(opts))
+                _log(runs[-1])
+        name = args.name or "switch"
     elif args.command == "sweep":
         largest = None
         for n in args.naive:

@@ -85,10 +85,8 @@ lint: deps ## ruff and mypy (what CI's reviewers expect clean)
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy src tests
 
-# Not part of `make test` (tests/integration/test_bench_smoke.py is). matplotlib and psutil
-# belong in pyproject's dev extras; until they are there, installed here.
+# Not part of `make test` (tests/integration/test_bench_smoke.py is).
 bench: deps ## benchmark: N = 10, 20, 40, 67 synthetic sites and the naive policy (BENCHMARKS.md)
-	@$(PY) -c 'import matplotlib, psutil' 2>/dev/null || $(PY) -m pip install -q matplotlib psutil
 	$(PY) -m bench sweep $(BENCH_ARGS)
 
 doctor: deps ## check Janus, ports, secrets and the database, and say what to fix

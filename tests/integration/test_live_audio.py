@@ -16,18 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiortc import RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from diemcau.config import JanusSettings
 from diemcau.live import media_policy, rooms, services
 from diemcau.live.services import Actor
 from diemcau.live.state import feed_id
 from diemcau.media.client import JanusClient
-from diemcau.media.errors import JanusError
 from diemcau.media.supervisor import JanusSupervisor
-from diemcau.media.testing import Publisher, Subscriber, peer_connection, subscribe
-from diemcau.media.videoroom import PLUGIN
+from diemcau.media.testing import Publisher, Subscriber, publish, subscribe
 from diemcau.meetings import services as meetings
 from diemcau.meetings.models import Meeting
 from tests.conftest import Org
@@ -57,40 +53,8 @@ def live_meeting(meeting: Meeting, janus_settings: JanusSettings) -> Meeting:
 
 
 async def publish_as(client: JanusClient, access: dict[str, Any], display: str) -> Publisher:
-    """media.testing.publish, joining with the feed id the server assigned (`"id"`)."""
-    handle = await client.attach(PLUGIN)
-    try:
-        joined = await handle.message(
-            {
-                "request": "join",
-                "ptype": "publisher",
-                "room": access["room"],
-                "id": access["feed"],
-                "display": display,
-                "token": access["room_token"],
-            }
-        )
-    except BaseException:
-        await handle.detach()
-        raise
-    pc = peer_connection()
-    audio = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    video = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    reply = await handle.message(
-        {"request": "publish", "display": display},
-        jsep={"type": "offer", "sdp": pc.localDescription.sdp},
-    )
-    if reply.jsep is None:
-        raise JanusError(0, f"publish got no SDP answer: {reply.data}")
-    await pc.setRemoteDescription(RTCSessionDescription(reply.jsep["sdp"], reply.jsep["type"]))
-    await handle.next_event("webrtcup", timeout=15)
-    return Publisher(
-        handle=handle,
-        pc=pc,
-        participant_id=int(joined.data["id"]),
-        mids={"audio": str(audio.mid), "video": str(video.mid)},
-    )
+    """Publish as a site page does: with the feed id the server assigned."""
+    return await publish(client, access["room"], access["room_token"], display, access["feed"])
 
 
 async def in_thread[T](call: Callable[..., T], *args: Any) -> T:

@@ -73,9 +73,14 @@ class Subscriber:
 
 
 async def publish(
-    client: JanusClient, room_id: int, room_token: str | None, display: str = "Điểm cầu 1"
+    client: JanusClient,
+    room_id: int,
+    room_token: str | None,
+    display: str = "Điểm cầu 1",
+    feed: int | None = None,
 ) -> Publisher:
-    """Join as a publisher and publish a test pattern plus (silent) Opus audio."""
+    """Join as a publisher (with the feed id the server assigned, if given) and publish a
+    test pattern plus (silent) Opus audio."""
     handle = await client.attach(PLUGIN)
     join: dict[str, Any] = {
         "request": "join",
@@ -83,6 +88,8 @@ async def publish(
         "room": room_id,
         "display": display,
     }
+    if feed is not None:
+        join["id"] = feed
     if room_token is not None:
         join["token"] = room_token
     try:

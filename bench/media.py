@@ -177,7 +177,7 @@ class LoopTrack(MediaStreamTrack):
         if self.kind == "video":
             self.keyframe_wanted = True
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> Any:  # an av.Packet: aiortc packs it without encoding
         now = time.monotonic()
         if self.start is None:
             self.start = now
@@ -211,7 +211,7 @@ class Probe:
     label: str  # e.g. "feed 31 high"
     created: float = field(default_factory=time.monotonic)
     packets: int = 0
-    bytes: int = 0
+    size: int = 0  # bytes, RTP header included
     first: float | None = None
     last: float | None = None
     first_keyframe: float | None = None
@@ -228,7 +228,7 @@ class Probe:
         now = time.monotonic()
         self.packets += 1
         size = len(payload) + 12
-        self.bytes += size
+        self.size += size
         if Probe.window_open:
             self.window_bytes += size
         if self.last is not None:
@@ -298,7 +298,8 @@ def install() -> None:
         probe.on_packet(packet.payload, codec is not None and codec.name == "rtx")
 
     rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet = handle_rtp  # type: ignore[method-assign]
-    rtcrtpreceiver.get_decoder = lambda codec: _DropDecoder()  # type: ignore[assignment]
+    receiver_module: Any = rtcrtpreceiver
+    receiver_module.get_decoder = lambda codec: _DropDecoder()
 
     original_keyframe = rtcrtpsender.RTCRtpSender._send_keyframe
 

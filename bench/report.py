@@ -46,7 +46,7 @@ def machine() -> dict[str, Any]:
             versions[package] = "missing"
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
             capture_output=True,
             text=True,
             timeout=10,
@@ -162,9 +162,7 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "sites": naive["sites"],
                 "egress": ratio(ours["egress_mbps"], naive["egress_mbps"]),
-                "janus_cpu": ratio(
-                    ours["cost"]["janus_cpu_pct"], naive["cost"]["janus_cpu_pct"]
-                ),
+                "janus_cpu": ratio(ours["cost"]["janus_cpu_pct"], naive["cost"]["janus_cpu_pct"]),
                 "site_downlink": ratio(
                     ours["site_downlink_kbps"]["median"], naive["site_downlink_kbps"]["median"]
                 ),
@@ -185,7 +183,9 @@ def chart(doc: dict[str, Any], path: Path) -> None:
         if not runs:
             continue
         n = [r["sites"] for r in runs]
-        axes[0].plot(n, [r["cost"]["janus_cpu_pct"] for r in runs], marker, label=f"Janus ({policy})")
+        axes[0].plot(
+            n, [r["cost"]["janus_cpu_pct"] for r in runs], marker, label=f"Janus ({policy})"
+        )
         axes[0].plot(n, [r["cost"]["app_cpu_pct"] for r in runs], marker, label=f"app ({policy})")
         axes[0].plot(
             n, [r["cost"]["generator_cpu_pct"] for r in runs], marker, label=f"generator ({policy})"
@@ -198,9 +198,7 @@ def chart(doc: dict[str, Any], path: Path) -> None:
                 ("join_ms", "join p95"),
                 ("control_ms", "control p95"),
             ):
-                axes[2].plot(
-                    n, [r[key]["p95"] for r in runs], marker, label=f"{label} ({policy})"
-                )
+                axes[2].plot(n, [r[key]["p95"] for r in runs], marker, label=f"{label} ({policy})")
     axes[0].set(title="CPU (% of one core)", xlabel="sites (N)")
     axes[1].set(title="Janus egress (Mbps)", xlabel="sites (N)")
     axes[2].set(title="Latency p95 (ms)", xlabel="sites (N)", yscale="log")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import statistics
 import tempfile
@@ -43,7 +44,7 @@ def summary(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "median": None, "p95": None, "max": None}
     ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered) + 0.5)) - 1))]
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
     return {
         "n": len(ordered),
         "median": round(statistics.median(ordered), 1),
@@ -77,16 +78,16 @@ async def _join_site(
         cookie = await loop.run_in_executor(pool, inst.open_join_link, str(site["join_path"]))
         await p.connect_control(cookie)
         await p.start_media()
-    except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+    except Exception as exc:
         p.errors.append(f"join: {type(exc).__name__}: {exc}")
         log.warning("%s could not join: %s", p.name, exc)
     return p
 
 
 async def _wait_all(
-    sites: list[Participant], main_feed: int, timeout: float
+    sites: list[Participant], main_feed: int, limit: float
 ) -> dict[str, float | None]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if all(s.first_keyframe_of(main_feed, s.t_start) for s in sites):
             break
@@ -129,7 +130,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
             )
         )
     )
-    firsts = await _wait_all(sites, main_feed, timeout=opts.join_window + 30)
+    firsts = await _wait_all(sites, main_feed, limit=opts.join_window + 30)
     join_phase = time.monotonic() - t_join
     join_ms = [1000 * (t - s.t_start) for s in sites if (t := firsts[s.name]) is not None]
     control_ms = [1000 * (s.t_control - s.t_start) for s in sites if s.t_control]
@@ -214,7 +215,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
                 for step_name, t in (s.switch_steps(feed, t0) or {}).items():
                     steps[step_name].append(1000 * (t - t0))
             actions.append({"action": name, "site": target, "t": round(t0 - t_window, 2)})
-        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        except Exception as exc:
             actions.append({"action": kind, "error": str(exc)})
         finally:
             rest = opts.action_interval - (time.monotonic() - t0)
@@ -273,7 +274,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
             {
                 "label": pr.label,
                 "packets": pr.packets,
-                "kB": pr.bytes // 1000,
+                "kB": pr.size // 1000,
                 "keyframes": pr.keyframes,
                 "max_gap_s": round(pr.max_gap, 2),
             }

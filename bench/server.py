@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -88,7 +89,7 @@ class Installation:
     proc: subprocess.Popen[bytes] | None = None
     meeting: int = 0
     main_site: int = 0
-    site_list: list[dict[str, object]] = field(default_factory=list)
+    site_list: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -115,7 +116,7 @@ class Installation:
         self._janus_port = free_port()
 
     def manage(self, *args: str) -> str:
-        return subprocess.run(
+        return subprocess.run(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, *args],
             env=self.env,
             check=True,
@@ -138,8 +139,17 @@ class Installation:
 
     def start(self) -> None:
         log = (self.data_dir / "serve.log").open("a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "diemcau", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable,
+                "-m",
+                "diemcau",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -148,12 +158,13 @@ class Installation:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"http://{self.host}/accounts/login/", timeout=2)  # noqa: S310
+                urllib.request.urlopen(f"http://{self.host}/accounts/login/", timeout=2)
                 return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        "diemcau serve did not come up:\n" + (self.data_dir / "serve.log").read_text()
+                        "diemcau serve did not come up:\n"
+                        + (self.data_dir / "serve.log").read_text()
                     ) from None
                 time.sleep(0.3)
 
@@ -194,7 +205,7 @@ class Installation:
         if token is None:
             raise RuntimeError("the login page has no CSRF token")
         form = {"username": "bench-chair", "password": PASSWORD, "csrfmiddlewaretoken": token[1]}
-        request = urllib.request.Request(  # noqa: S310 - our own server
+        request = urllib.request.Request(
             login, data=urllib.parse.urlencode(form).encode(), headers={"Referer": login}
         )
         opener.open(request, timeout=30).read()

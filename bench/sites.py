@@ -431,9 +431,11 @@ class Participant:
         old.shared = True
         await old.close()
         for transceiver in old.pc.getTransceivers():
-            label = next((MID_LABEL[m] for m, s in old.sub_mids.items() if s == transceiver.mid), "?")
+            label = next(
+                (MID_LABEL[m] for m, s in old.sub_mids.items() if s == transceiver.mid), "?"
+            )
             probe = Probe(transceiver.kind, f"feed {feed} {label}", created=asked)
-            transceiver.receiver.bench_probe = probe  # type: ignore[attr-defined]
+            transceiver.receiver.bench_probe = probe
             new.probes[label] = probe
 
     async def _subscribe(self, sub: Subscription) -> None:

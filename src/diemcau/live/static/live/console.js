@@ -2,16 +2,13 @@
 // source, roll call, announcements, chat, screen share. For the chair and HQ operators.
 
 import { Control } from "./control.js";
-import { Media, grade } from "./media.js";
+import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
 import { $, h, number, play, renderChat, show, timeOf, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "hq");
-let media = null;
-let mediaStarting = false;
 let enlarged = null;
-let restartTimer = null;
 let selfStream = null;
 const quality = new Map(); // site id -> {rtt, loss, kbps}
 const tiles = new Map(); // site id -> {root, video, ...}
@@ -210,10 +207,9 @@ function render() {
   $("#announcement-now").textContent = state.announcement || "";
   renderChat($("#chat-log"), state.chat, sites);
   // Media.
-  if (state.meeting.status === "live") ensureMedia();
-  else if (media) stopMedia();
-  media?.setMic(true, (state.mics?.open || []).includes(control.you.site));
-  media?.setWanted(wanted(state, control.you, { enlarged }));
+  keeper.follow(state.meeting.status === "live");
+  keeper.media?.setMic(true, (state.mics?.open || []).includes(control.you.site));
+  keeper.media?.setWanted(wanted(state, control.you, { enlarged }));
   placeStreams();
 }
 
@@ -253,66 +249,35 @@ export function resultText(vote) {
 function placeStreams() {
   if (!control.state) return;
   for (const [siteId, tile] of tiles) {
-    const stream = siteId === control.you.site ? selfStream : media?.feedStreams.get(feedOf(siteId));
+    const stream = siteId === control.you.site ? selfStream : keeper.media?.feedStreams.get(feedOf(siteId));
     if (stream) play(tile.video, stream);
     else tile.video.srcObject = null;
   }
   const big = $("#enlarged-video");
-  const stream = enlarged === control.you.site ? selfStream : enlarged ? media?.feedStreams.get(feedOf(enlarged)) : null;
+  const stream = enlarged === control.you.site ? selfStream : enlarged ? keeper.media?.feedStreams.get(feedOf(enlarged)) : null;
   if (stream) play(big, stream);
   else big.srcObject = null;
   const screen = control.state.screen;
-  const screenStream = screen && screen.site !== control.you.site ? media?.feedStreams.get(feedOf(screen.site, SCREEN)) : null;
+  const screenStream = screen && screen.site !== control.you.site ? keeper.media?.feedStreams.get(feedOf(screen.site, SCREEN)) : null;
   show($("#screen-box"), !!screenStream);
   if (screenStream) play($("#screen-video"), screenStream);
 }
 
-async function ensureMedia() {
-  if (media || mediaStarting) return;
-  mediaStarting = true;
-  const m = new Media("HQ");
-  m.addEventListener("localtrack", (e) => {
-    if (e.detail.track.kind !== "video") return;
-    selfStream = e.detail.on ? new MediaStream([e.detail.track]) : null;
+const keeper = new MediaKeeper(control, () => "HQ");
+keeper.addEventListener("created", (e) => {
+  const m = e.detail;
+  m.addEventListener("localtrack", (ev) => {
+    if (ev.detail.track.kind !== "video") return;
+    selfStream = ev.detail.on ? new MediaStream([ev.detail.track]) : null;
     placeStreams();
   });
   m.addEventListener("feed", placeStreams);
   m.addEventListener("feedgone", placeStreams);
-  m.addEventListener("published", () => control.send("media.published"));
-  m.addEventListener("problem", (e) => toast(e.detail, "error"));
-  m.addEventListener("lost", () => scheduleRestart());
-  m.addEventListener("screenstopped", () => {
-    $("#screen-btn").textContent = gettext("Share screen / slides");
-    control.send("screen.set", { sharing: false }).catch(() => {});
-  });
-  try {
-    const access = await control.send("media.access");
-    media = m;
-    await m.start(access);
-    render();
-  } catch (err) {
-    toast(interpolate(gettext("Media failed: %s. Retrying…"), [err.message || err]), "error");
-    media = m;
-    scheduleRestart();
-  } finally {
-    mediaStarting = false;
-  }
-}
-
-function scheduleRestart() {
-  if (restartTimer) return;
-  restartTimer = setTimeout(async () => {
-    restartTimer = null;
-    await stopMedia();
-    if (control.state?.meeting.status === "live") ensureMedia();
-  }, 2000);
-}
-
-async function stopMedia() {
-  const m = media;
-  media = null;
-  if (m) await m.stop().catch(() => {});
-}
+  m.addEventListener("problem", (ev) => toast(ev.detail, "error"));
+  m.addEventListener("screenstopped", () => ($("#screen-btn").textContent = gettext("Share screen / slides")));
+});
+keeper.addEventListener("started", () => render());
+keeper.addEventListener("failed", (e) => toast(interpolate(gettext("Media failed: %s. Retrying…"), [e.detail]), "error"));
 
 // --- controls ---------------------------------------------------------------------------
 
@@ -359,6 +324,7 @@ $("#vote-new").addEventListener("click", () => {
 $("#enlarged-close").addEventListener("click", () => enlarge(enlarged));
 $("#density").addEventListener("change", (e) => ($("#wall").dataset.density = e.target.value));
 $("#screen-btn").addEventListener("click", async () => {
+  const media = keeper.media;
   if (!media) return;
   try {
     if (media.screen) {
@@ -374,4 +340,4 @@ $("#screen-btn").addEventListener("click", async () => {
 });
 
 control.start();
-window.diemcau = { control, get media() { return media; } };
+window.diemcau = { control, get media() { return keeper.media; } };

@@ -477,3 +477,62 @@ export function grade({ rtt, loss }) {
   if ((loss ?? 0) > 1 || (rtt ?? 0) > 150) return "fair";
   return "good";
 }
+
+// Keeps one Media session going while the meeting is live: starts it with fresh access
+// from the server, restarts it 2 s after it is lost (Janus restarted, ICE failed), stops it
+// when the meeting is not live. Pages listen for "created" (to add their own listeners),
+// "started", "failed", "restarting" and "stopped".
+export class MediaKeeper extends EventTarget {
+  constructor(control, display) {
+    super();
+    this.control = control;
+    this.display = display;
+    this.media = null;
+    this.starting = false;
+    this.timer = null;
+  }
+
+  follow(live) {
+    if (live) this.ensure();
+    else if (this.media) this.stop();
+  }
+
+  async ensure() {
+    if (this.media || this.starting) return;
+    this.starting = true;
+    const m = new Media(this.display());
+    m.addEventListener("lost", () => this.restartSoon());
+    m.addEventListener("published", () => this.control.send("media.published"));
+    m.addEventListener("screenstopped", () => this.control.send("screen.set", { sharing: false }).catch(() => {}));
+    this.dispatchEvent(new CustomEvent("created", { detail: m }));
+    try {
+      const access = await this.control.send("media.access");
+      this.media = m;
+      await m.start(access);
+      this.dispatchEvent(new CustomEvent("started", { detail: m }));
+    } catch (err) {
+      this.media = m;
+      this.dispatchEvent(new CustomEvent("failed", { detail: err.message || String(err) }));
+      this.restartSoon();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  restartSoon() {
+    if (this.timer) return;
+    this.dispatchEvent(new CustomEvent("restarting"));
+    this.timer = setTimeout(async () => {
+      this.timer = null;
+      await this.stop();
+      if (this.control.state?.meeting.status === "live") this.ensure();
+    }, 2000);
+  }
+
+  async stop() {
+    const m = this.media;
+    this.media = null;
+    if (m) await m.stop().catch(() => {});
+    this.dispatchEvent(new CustomEvent("stopped"));
+  }
+}

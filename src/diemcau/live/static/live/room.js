@@ -2,18 +2,15 @@
 // operator. Opened from the site's join link; no password.
 
 import { Control } from "./control.js";
-import { Media, grade } from "./media.js";
+import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
 import { $, h, number, play, renderChat, show, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "site");
-let media = null;
-let mediaStarting = false;
 let micOn = false;
 let camOn = true;
 let lastAllowed = false;
-let restartTimer = null;
 
 const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s]));
 
@@ -60,7 +57,7 @@ function render() {
   if (allowed && !lastAllowed) micOn = true; // given the floor: open the mic at once
   if (!allowed) micOn = false;
   lastAllowed = allowed;
-  media?.setMic(micOn, allowed);
+  keeper.media?.setMic(micOn, allowed);
   const micBtn = $("#mic-btn");
   micBtn.disabled = !allowed;
   micBtn.textContent = !allowed
@@ -92,9 +89,8 @@ function render() {
   renderVote(state, you);
   renderChat($("#chat-log"), state.chat, sites);
   // Media follows the meeting.
-  if (state.meeting.status === "live") ensureMedia();
-  else if (media) stopMedia();
-  media?.setWanted(wanted(state, you));
+  keeper.follow(state.meeting.status === "live");
+  keeper.media?.setWanted(wanted(state, you));
   placeStreams();
 }
 
@@ -154,6 +150,7 @@ for (const form of document.querySelectorAll(".ack-form")) {
 }
 
 function placeStreams() {
+  const media = keeper.media;
   if (!media || !control.state) return;
   const state = control.state;
   const want = [
@@ -175,13 +172,12 @@ function placeStreams() {
 
 let selfStream = null;
 
-async function ensureMedia() {
-  if (media || mediaStarting) return;
-  mediaStarting = true;
+const keeper = new MediaKeeper(control, () => sitesById().get(control.you.site)?.code || "site");
+keeper.addEventListener("created", (e) => {
+  const m = e.detail;
   setMediaStatus(gettext("Connecting camera and microphone…"), "wait");
-  const m = new Media(sitesById().get(control.you.site)?.code || "site");
-  m.addEventListener("localtrack", (e) => {
-    const { track, on } = e.detail;
+  m.addEventListener("localtrack", (ev) => {
+    const { track, on } = ev.detail;
     if (track.kind !== "video") return;
     selfStream = on ? new MediaStream([track]) : null;
     const self = $("#self-video");
@@ -191,12 +187,9 @@ async function ensureMedia() {
   });
   m.addEventListener("feed", placeStreams);
   m.addEventListener("feedgone", placeStreams);
-  m.addEventListener("published", () => {
-    setMediaStatus(gettext("Sending picture and sound"), "good");
-    control.send("media.published");
-  });
-  m.addEventListener("quality", (e) => {
-    const q = e.detail;
+  m.addEventListener("published", () => setMediaStatus(gettext("Sending picture and sound"), "good"));
+  m.addEventListener("quality", (ev) => {
+    const q = ev.detail;
     control.send("quality", q);
     const g = grade(q);
     const el = $("#quality");
@@ -208,40 +201,15 @@ async function ensureMedia() {
       unknown: gettext("Link: measuring…"),
     }[g] + (q.rtt != null ? ` · ${Math.round(q.rtt)} ms` : "");
   });
-  m.addEventListener("problem", (e) => toast(e.detail, "error"));
-  m.addEventListener("lost", () => scheduleRestart());
-  m.addEventListener("screenstopped", () => control.send("screen.set", { sharing: false }).catch(() => {}));
-  try {
-    const access = await control.send("media.access");
-    media = m;
-    await m.start(access);
-    m.setCamera(camOn);
-    render();
-  } catch (err) {
-    setMediaStatus(interpolate(gettext("Media failed: %s. Retrying…"), [err.message || err]), "bad");
-    media = m;
-    scheduleRestart();
-  } finally {
-    mediaStarting = false;
-  }
-}
-
-function scheduleRestart() {
-  if (restartTimer) return;
-  setMediaStatus(gettext("Media connection lost: reconnecting…"), "bad");
-  restartTimer = setTimeout(async () => {
-    restartTimer = null;
-    await stopMedia();
-    if (control.state?.meeting.status === "live") ensureMedia();
-  }, 2000);
-}
-
-async function stopMedia() {
-  const m = media;
-  media = null;
-  if (m) await m.stop().catch(() => {});
-  setMediaStatus(gettext("Media off"), "wait");
-}
+  m.addEventListener("problem", (ev) => toast(ev.detail, "error"));
+});
+keeper.addEventListener("started", (e) => {
+  e.detail.setCamera(camOn);
+  render();
+});
+keeper.addEventListener("failed", (e) => setMediaStatus(interpolate(gettext("Media failed: %s. Retrying…"), [e.detail]), "bad"));
+keeper.addEventListener("restarting", () => setMediaStatus(gettext("Media connection lost: reconnecting…"), "bad"));
+keeper.addEventListener("stopped", () => setMediaStatus(gettext("Media off"), "wait"));
 
 function setMediaStatus(text, kind) {
   const el = $("#media-status");
@@ -266,7 +234,7 @@ $("#mic-btn").addEventListener("click", () => {
 });
 $("#cam-btn").addEventListener("click", () => {
   camOn = !camOn;
-  media?.setCamera(camOn);
+  keeper.media?.setCamera(camOn);
   $("#cam-btn").textContent = camOn ? gettext("Camera ON") : gettext("Camera OFF");
   $("#cam-btn").className = `big ${camOn ? "on" : "off"}`;
 });
@@ -294,6 +262,7 @@ $("#chat-form").addEventListener("submit", (e) => {
   input.value = "";
 });
 $("#screen-btn").addEventListener("click", async () => {
+  const media = keeper.media;
   if (!media) return;
   try {
     if (media.screen) {
@@ -323,10 +292,10 @@ async function fillDevices() {
     /* no permission yet: the lists fill after the first capture */
   }
 }
-$("#mic-select").addEventListener("change", (e) => media?.useDevice("audio", e.target.value).catch((err) => toast(err.message, "error")));
-$("#cam-select").addEventListener("change", (e) => media?.useDevice("video", e.target.value).catch((err) => toast(err.message, "error")));
+$("#mic-select").addEventListener("change", (e) => keeper.media?.useDevice("audio", e.target.value).catch((err) => toast(err.message, "error")));
+$("#cam-select").addEventListener("change", (e) => keeper.media?.useDevice("video", e.target.value).catch((err) => toast(err.message, "error")));
 navigator.mediaDevices?.addEventListener?.("devicechange", fillDevices);
 
 control.start();
 setTimeout(fillDevices, 3000);
-window.diemcau = { control, get media() { return media; } }; // for operators' debugging and tests
+window.diemcau = { control, get media() { return keeper.media; } }; // for operators' debugging and tests

@@ -113,10 +113,25 @@ def _commit(state: LiveState, kind: str, sections: Iterable[str], **extra: Any) 
     return event
 
 
+# The last snapshot built per meeting, by sequence number. A reconnect storm (an app server
+# restarted, 1,500 delegates arriving) then builds the state once per change, not once per
+# connection. Sections are absolute values, so a snapshot a little newer than its `seq`
+# is harmless: the next event only sets the same values again.
+_snapshots: dict[int, tuple[tuple[int, Any], dict[str, Any]]] = {}
+
+
 def snapshot(meeting_id: int) -> dict[str, Any]:
-    with transaction.atomic():
-        state = _locked_state(meeting_id)
-        return {"type": "snapshot", "seq": state.seq, "state": live_state.build(state)}
+    state = LiveState.objects.select_related("meeting").filter(meeting_id=meeting_id).first()
+    if state is None:
+        with transaction.atomic():
+            state = _locked_state(meeting_id)
+    # The creation time tells a meeting from an earlier one that had the same id.
+    version = (state.seq, state.meeting.created_at)
+    cached = _snapshots.get(meeting_id)
+    if cached is None or cached[0] != version:
+        cached = (version, live_state.build(state))
+        _snapshots[meeting_id] = cached
+    return {"type": "snapshot", "seq": state.seq, "state": cached[1]}
 
 
 def _require_live(state: LiveState) -> None:

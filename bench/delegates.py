@@ -1,10 +1,8 @@
 """The control plane with many WebSocket clients: delegates following from their phones.
 
-There is no delegate role in the consumer yet (docs/live.md: `site` and `hq` only), so each
-"delegate" here is a site-role connection made with the session cookie of one of the
-invited sites' join links, spread evenly over the sites. That is heavier than a delegate
-would be: every site-role connection opens an attendance row and broadcasts a `presence`
-event to every page already connected. The connect phase therefore measures that cost too.
+Each delegate is a `delegate`-role connection (`ws/meetings/<id>/delegate/`) made with the
+session of its site's delegate link, spread evenly over the sites — what a phone opening
+that link does. A delegate records no attendance and causes no broadcast when it connects.
 
 Measured: how long the clients take to connect, the app's memory per connection, and,
 once all are connected, how long an announcement takes to reach all of them.
@@ -43,7 +41,7 @@ class Delegate:
     async def connect(self, host: str, meeting: int, cookie: str) -> None:
         t0 = time.monotonic()
         self.ws = await connect(
-            f"ws://{host}/ws/meetings/{meeting}/site/",
+            f"ws://{host}/ws/meetings/{meeting}/delegate/",
             origin=f"http://{host}",  # type: ignore[arg-type]
             additional_headers=[("Cookie", f"sessionid={cookie}")],
             open_timeout=60,
@@ -83,7 +81,7 @@ async def _scenario(inst: Installation, clients: int, announcements: int) -> dic
     cookies = list(
         await asyncio.gather(
             *(
-                loop.run_in_executor(pool, inst.open_join_link, str(s["join_path"]))
+                loop.run_in_executor(pool, inst.open_join_link, str(s["delegate_path"]))
                 for s in inst.site_list
             )
         )
@@ -165,8 +163,7 @@ async def _scenario(inst: Installation, clients: int, announcements: int) -> dic
     return {
         "clients": clients,
         "sites": len(inst.site_list),
-        "role": "site (no delegate role yet): each connection records attendance "
-        "and broadcasts presence",
+        "role": "delegate (follows and votes; no attendance, no broadcast on connect)",
         "connected": len(connected),
         "failures": len(failures),
         "failure_samples": failures[:5],

@@ -67,7 +67,8 @@ print(json.dumps({
     "main_site": main.pk,
     "sites": [
         {"id": s.pk, "code": s.code,
-         "join_path": joinlinks.join_path(meeting.invitations.get(site=s))}
+         "join_path": joinlinks.join_path(meeting.invitations.get(site=s)),
+         "delegate_path": joinlinks.delegate_path(meeting.invitations.get(site=s))}
         for s in branches
     ],
 }))

@@ -190,6 +190,8 @@ def test_main_source_switched_to_b_shows_on_a(meeting_pages: Any) -> None:
     )
     wait_until(lambda: frames_advance(site_a, "#main-video"), what="B's video playing at A")
     assert "Dầu Tiếng" in site_a.inner_text("#main-label")
+    # The subscription moved with VideoRoom `switch` (no renegotiation), not a new one.
+    assert site_a.evaluate("window.diemcau.media.switches") >= 1
 
 
 def test_chair_takes_the_floor_back(meeting_pages: Any) -> None:

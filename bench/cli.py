@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--name", help="results file name (bench/results/<name>.*)")
         p.add_argument("--results", type=Path, help="folder for results (bench/results)")
         p.add_argument(
-            "--switch", action="store_true", help="sites use VideoRoom `switch` (proposal)"
+            "--switch",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="sites move subscriptions with VideoRoom `switch`, as media.js does "
+            "(--no-switch: a new subscription per change, the old behaviour)",
         )
 
     one = sub.add_parser("run", help="one run (N sites, one policy)")

@@ -25,6 +25,8 @@ from typing import Any
 
 import psutil
 
+from diemcau.serveprocess import ServeProcess
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench " + secrets.token_urlsafe(12)
 
@@ -87,7 +89,7 @@ class Installation:
     sites: int
     delegates: int = 1500
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    server: ServeProcess | None = None
     meeting: int = 0
     main_site: int = 0
     site_list: list[dict[str, Any]] = field(default_factory=list)
@@ -138,47 +140,17 @@ class Installation:
         self.main_site = data["main_site"]
         self.site_list = data["sites"]
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.server.proc if self.server is not None else None
+
     def start(self) -> None:
-        log = (self.data_dir / "serve.log").open("a")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [
-                sys.executable,
-                "-m",
-                "diemcau",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{self.host}/accounts/login/", timeout=2)
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "diemcau serve did not come up:\n"
-                        + (self.data_dir / "serve.log").read_text()
-                    ) from None
-                time.sleep(0.3)
+        self.server = ServeProcess(self.port, self.env, self.data_dir)
+        self.server.start()
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        if self.server is not None:
+            self.server.stop()
 
     def janus_pid(self) -> int | None:
         if self.proc is None:

@@ -8,13 +8,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from diemcau.serveprocess import ServeProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -47,57 +47,20 @@ class Installation:
     env: dict[str, str]
 
     port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    server: ServeProcess | None = None
 
     def start(self) -> None:
         """Start `diemcau serve` (embedded Janus + web app) and wait until it answers."""
-        log = (self.data_dir / "serve.log").open("a")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "diemcau",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/accounts/login/", timeout=2)  # noqa: S310
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "diemcau serve did not come up:\n"
-                        + (self.data_dir / "serve.log").read_text()
-                    ) from None
-                time.sleep(0.3)
-
-    def crash(self) -> None:
-        """SIGKILL: no shutdown code runs (its Janus dies with it, by PR_SET_PDEATHSIG)."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        self.server = self.server or ServeProcess(self.port, self.env, self.data_dir)
+        self.server.start()
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        if self.server is not None:
+            self.server.stop(timeout=15)
+
+    def crash(self) -> None:
+        if self.server is not None:
+            self.server.crash()
 
     def manage(self, *args: str) -> str:
         return subprocess.run(

@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import AgendaLine
@@ -20,20 +21,30 @@ DATETIME_INPUT = forms.DateTimeInput(
 )
 
 
-class MeetingForm(forms.ModelForm[Meeting]):
-    invite_all = forms.BooleanField(label=gettext_lazy("Invite every active site"), required=False)
-    invite_units = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Invite whole units (with their sub-units)"),
+def units_field(label: StrOrPromise) -> forms.ModelMultipleChoiceField[Unit]:
+    """Whole units (with their sub-units): the "by unit" way of choosing sites."""
+    return forms.ModelMultipleChoiceField(
+        label=label,
         queryset=Unit.objects.all(),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    invite_sites = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Invite sites one by one"),
+
+
+def sites_field(label: StrOrPromise) -> forms.ModelMultipleChoiceField[Site]:
+    """Active sites picked one by one."""
+    return forms.ModelMultipleChoiceField(
+        label=label,
         queryset=Site.objects.filter(active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class MeetingForm(forms.ModelForm[Meeting]):
+    invite_all = forms.BooleanField(label=gettext_lazy("Invite every active site"), required=False)
+    invite_units = units_field(gettext_lazy("Invite whole units (with their sub-units)"))
+    invite_sites = sites_field(gettext_lazy("Invite sites one by one"))
     agenda_text = forms.CharField(
         label=gettext_lazy("Agenda"),
         required=False,
@@ -132,15 +143,5 @@ class DirectiveForm(forms.Form):
         required=False,
     )
     send_all = forms.BooleanField(label=gettext_lazy("Send to every active site"), required=False)
-    units = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Send to whole units (with their sub-units)"),
-        queryset=Unit.objects.all(),
-        required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
-    )
-    sites = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Send to sites one by one"),
-        queryset=Site.objects.filter(active=True),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
+    units = units_field(gettext_lazy("Send to whole units (with their sub-units)"))
+    sites = sites_field(gettext_lazy("Send to sites one by one"))

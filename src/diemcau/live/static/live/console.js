@@ -323,21 +323,12 @@ $("#vote-new").addEventListener("click", () => {
 });
 $("#enlarged-close").addEventListener("click", () => enlarge(enlarged));
 $("#density").addEventListener("change", (e) => ($("#wall").dataset.density = e.target.value));
-$("#screen-btn").addEventListener("click", async () => {
-  const media = keeper.media;
-  if (!media) return;
-  try {
-    if (media.screen) {
-      media.stopScreen();
-    } else {
-      await media.startScreen();
-      await control.send("screen.set", { sharing: true });
-      $("#screen-btn").textContent = gettext("Stop sharing");
-    }
-  } catch (err) {
-    toast(err.message || String(err), "error");
-  }
-});
+$("#screen-btn").addEventListener("click", () =>
+  keeper
+    .toggleScreen()
+    .then((on) => on && ($("#screen-btn").textContent = gettext("Stop sharing")))
+    .catch((err) => toast(err.message || String(err), "error")),
+);
 
 control.start();
 window.diemcau = { control, get media() { return keeper.media; } };

@@ -557,6 +557,19 @@ export class MediaKeeper extends EventTarget {
     }, 2000);
   }
 
+  // Start or stop sharing this page's screen (slides); resolves to whether it is now shared.
+  async toggleScreen() {
+    const m = this.media;
+    if (!m) return false;
+    if (m.screen) {
+      m.stopScreen();
+      return false;
+    }
+    await m.startScreen();
+    await this.control.send("screen.set", { sharing: true });
+    return true;
+  }
+
   async stop() {
     const m = this.media;
     this.media = null;

@@ -261,20 +261,9 @@ $("#chat-form").addEventListener("submit", (e) => {
   act("chat.send", { text: input.value });
   input.value = "";
 });
-$("#screen-btn").addEventListener("click", async () => {
-  const media = keeper.media;
-  if (!media) return;
-  try {
-    if (media.screen) {
-      media.stopScreen();
-    } else {
-      await media.startScreen();
-      await control.send("screen.set", { sharing: true });
-    }
-  } catch (err) {
-    toast(err.message || String(err), "error");
-  }
-});
+$("#screen-btn").addEventListener("click", () =>
+  keeper.toggleScreen().catch((err) => toast(err.message || String(err), "error")),
+);
 $("#fullscreen-btn").addEventListener("click", () => {
   if (document.fullscreenElement) document.exitFullscreen();
   else document.documentElement.requestFullscreen().catch(() => {});

@@ -7,10 +7,13 @@ is missing or looks like a placeholder stops start-up with a message saying what
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +106,9 @@ def janus_settings(values: dict[str, str]) -> JanusSettings:
     url = os.environ.get("DIEMCAU_JANUS_URL", "")
     embedded = not url
     if embedded:
+        # On loopback: browsers reach it through the HTTPS front at /janus (docs/deploy.md).
         port = int(os.environ.get("DIEMCAU_JANUS_WS_PORT", "8188"))
-        url = f"ws://{primary_ip()}:{port}"
+        url = f"ws://127.0.0.1:{port}"
     return JanusSettings(
         url=url,
         admin_key=os.environ.get("DIEMCAU_VIDEOROOM_ADMIN_KEY", values["videoroom_admin_key"]),
@@ -113,6 +117,150 @@ def janus_settings(values: dict[str, str]) -> JanusSettings:
         ),
         admin_secret=values["janus_admin_secret"],
         embedded=embedded,
-        # What browsers connect to; behind a proxy this is e.g. wss://example.org/janus
-        public_url=os.environ.get("DIEMCAU_JANUS_PUBLIC_URL", url),
+        # What browsers connect to: a path is taken on the page's own origin (wss://<host>/janus).
+        public_url=os.environ.get("DIEMCAU_JANUS_PUBLIC_URL", "/janus" if embedded else url),
+    )
+
+
+# --- the HTTPS front (Caddy) ------------------------------------------------------------
+
+FRONT_MODES = ("internal", "acme", "own", "external")
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    """How browsers reach the server: Caddy's HTTPS in front of the app and Janus.
+
+    `mode` follows from the environment (docs/deploy.md):
+      * ``acme``: ``DIEMCAU_DOMAIN`` is a public name; Caddy gets a certificate by ACME;
+      * ``own``: ``DIEMCAU_TLS_CERT``/``DIEMCAU_TLS_KEY`` are the organisation's certificate;
+      * ``internal``: neither: Caddy's own local CA signs a certificate for every address and
+        name of this server (the root is offered at ``/ca/``);
+      * ``external``: ``DIEMCAU_FRONT=external``: a front someone else runs (e.g. the
+        production install's Caddy unit); ``serve`` then starts no Caddy.
+    """
+
+    mode: str
+    names: tuple[str, ...]  # host names and IP addresses the server answers to, first = shown
+    https_port: int
+    http_port: int
+    app_port: int  # uvicorn, on loopback only
+    folder: Path  # generated Caddyfile, Caddy's storage (certificates, the local CA)
+    domain: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def address(self) -> str:
+        """The address people are told to open (the domain, else the first address)."""
+        return self.domain or self.names[0]
+
+    def origin(self, name: str | None = None) -> str:
+        host = name or self.address
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"https://{host}" + ("" if self.https_port == 443 else f":{self.https_port}")
+
+    def http_origin(self, name: str | None = None) -> str:
+        host = name or self.address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}" + ("" if self.http_port == 80 else f":{self.http_port}")
+
+    @property
+    def ca_url(self) -> str:
+        """The public page with the local CA: plain HTTP, so a browser that does not trust
+        the CA yet can open it without a certificate warning."""
+        return self.http_origin() + "/ca/"
+
+    @property
+    def storage(self) -> Path:
+        return self.folder / "storage"
+
+    @property
+    def ca_root(self) -> Path:
+        """Caddy's local CA root certificate (written by Caddy on its first start)."""
+        return self.storage / "pki" / "authorities" / "local" / "root.crt"
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number (got {raw!r})") from None
+    if not 0 < value < 65536:
+        raise ConfigError(f"{name} must be 1-65535 (got {value})")
+    return value
+
+
+def server_addresses() -> list[str]:
+    """Every non-loopback IPv4/IPv6 (global) address of this machine, primary first."""
+    found: list[str] = []
+    ip_tool = shutil.which("ip")
+    if ip_tool:
+        try:
+            out = subprocess.run(  # noqa: S603 - fixed arguments
+                [ip_tool, "-json", "addr", "show"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            ).stdout
+            for link in json.loads(out):
+                for info in link.get("addr_info", []):
+                    address = ipaddress.ip_address(info.get("local", "0.0.0.0"))  # noqa: S104
+                    if address.is_loopback or address.is_link_local or address.is_unspecified:
+                        continue
+                    found.append(str(address))
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    primary = primary_ip()
+    ordered = [primary] if primary != "127.0.0.1" else []
+    ordered += [a for a in found if a not in ordered]
+    return ordered
+
+
+def front_settings(app_port: int | None = None) -> FrontSettings:
+    domain = os.environ.get("DIEMCAU_DOMAIN", "").strip().lower().rstrip(".")
+    cert = os.environ.get("DIEMCAU_TLS_CERT", "").strip()
+    key = os.environ.get("DIEMCAU_TLS_KEY", "").strip()
+    if bool(cert) != bool(key):
+        raise ConfigError(
+            "DIEMCAU_TLS_CERT and DIEMCAU_TLS_KEY go together: set both (the certificate "
+            "chain and its private key, PEM files) or neither"
+        )
+    for name, path in (("DIEMCAU_TLS_CERT", cert), ("DIEMCAU_TLS_KEY", key)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{name}={path!r}: no such file")
+    front = os.environ.get("DIEMCAU_FRONT", "").strip().lower()
+    if front not in ("", "embedded", "external"):
+        raise ConfigError(f"DIEMCAU_FRONT must be 'embedded' or 'external' (got {front!r})")
+    if front == "external":
+        mode = "external"
+    elif cert:
+        mode = "own"
+    elif domain:
+        mode = "acme"
+    else:
+        mode = "internal"
+    extra = [h.strip().lower() for h in os.environ.get("DIEMCAU_HOSTS", "").split(",") if h.strip()]
+    names: list[str] = []
+    for name in [domain, *extra, *server_addresses(), socket.gethostname().lower()]:
+        if name and name not in names:
+            names.append(name)
+    # The server's own loopback names: `doctor` and a browser on the server itself.
+    for name in ("localhost", "127.0.0.1"):
+        if name not in names:
+            names.append(name)
+    return FrontSettings(
+        mode=mode,
+        names=tuple(names),
+        https_port=_port("DIEMCAU_HTTPS_PORT", 443),
+        http_port=_port("DIEMCAU_HTTP_PORT", 80),
+        app_port=app_port or _port("DIEMCAU_APP_PORT", 8000),
+        folder=data_dir() / "caddy",
+        domain=domain,
+        tls_cert=cert,
+        tls_key=key,
     )

@@ -5,7 +5,11 @@ Environment variables (all optional):
   DATABASE_URL        use PostgreSQL (postgres://user@host:5432/name) instead of SQLite
   REDIS_URL           Channels layer across processes (redis://127.0.0.1:6379/0)
   DIEMCAU_DEBUG       1 to turn on Django's debug pages (never in production)
-  DIEMCAU_ALLOWED_HOSTS  comma-separated host names (default: any, for a LAN install)
+  DIEMCAU_ALLOWED_HOSTS  comma-separated host names (default: the front's names, below)
+  DIEMCAU_DOMAIN      public name: Caddy gets an ACME certificate for it
+  DIEMCAU_TLS_CERT/_KEY  the organisation's own certificate instead
+  DIEMCAU_HOSTS       more names (comma-separated) for the local CA's certificate
+  DIEMCAU_HTTPS_PORT / DIEMCAU_HTTP_PORT  the front's ports (443 / 80)
   DIEMCAU_JANUS_URL   use an external Janus at this WebSocket URL instead of the embedded one
 """
 
@@ -28,10 +32,16 @@ _SECRETS = config.load_secrets(DATA_DIR)
 
 SECRET_KEY = _SECRETS["django_secret_key"]
 DEBUG = os.environ.get("DIEMCAU_DEBUG", "") == "1"
-ALLOWED_HOSTS = [h for h in os.environ.get("DIEMCAU_ALLOWED_HOSTS", "*").split(",") if h]
+# Browsers reach the app only through the HTTPS front (Caddy; docs/deploy.md). The names it
+# answers to, and so ALLOWED_HOSTS (which the WebSocket Origin check uses too) and the CSRF
+# trusted origins, follow from the configured domain and this machine's addresses.
+FRONT = config.front_settings()
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("DIEMCAU_ALLOWED_HOSTS", ",".join(FRONT.names)).split(",") if h
+]
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("DIEMCAU_CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+] + [FRONT.origin(name) for name in FRONT.names]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "diemcau.accounts",
+    "diemcau.front",
     "diemcau.orgs",
     "diemcau.meetings",
     "diemcau.live",
@@ -132,10 +143,15 @@ SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if os.environ.get("DIEMCAU_HTTPS", "") == "1":
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Every page is served over HTTPS by the front, which tells the app so (X-Forwarded-Proto);
+# the app itself listens on loopback only, so nobody else can set that header.
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS: one year for the configured names. Browsers honour it only once the certificate is
+# trusted (after /ca/ for the local CA) and never for IP addresses.
+SECURE_HSTS_SECONDS = int(os.environ.get("DIEMCAU_HSTS_SECONDS", str(365 * 24 * 3600)))
+SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "vi"
 LANGUAGES = [("vi", "Tiếng Việt"), ("en", "English")]

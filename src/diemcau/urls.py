@@ -12,6 +12,7 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("diemcau.accounts.urls")),
+    path("ca/", include("diemcau.front.urls")),
     path("orgs/", include("diemcau.orgs.urls")),
     path("meetings/", include("diemcau.meetings.urls")),
     path("", include("diemcau.live.urls")),

@@ -1,5 +1,8 @@
-"""A real installation for browser tests: `diemcau serve` (embedded Janus + web app) in a
-subprocess with its own data folder, and Debian's Chromium driven by Playwright."""
+"""A real installation for browser tests: `diemcau serve` (embedded Janus, the HTTPS front,
+the web app) in a subprocess with its own data folder, and Debian's Chromium driven by
+Playwright. Chromium trusts the installation's local CA through an NSS database in its own
+home, as a room PC does once it installed the CA from /ca/ — certificate errors are never
+ignored."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from diemcau.serveprocess import ServeProcess
+from tests.netbed import trust_ca
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -76,32 +80,51 @@ class Installation:
 @pytest.fixture(scope="session")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
+    port = _free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
     }
     env.update(
         DIEMCAU_DATA_DIR=str(data_dir),
         DIEMCAU_JANUS_WS_PORT=str(_free_port()),
+        DIEMCAU_HTTPS_PORT=str(_free_port()),
+        DIEMCAU_HTTP_PORT=str(_free_port()),
+        DIEMCAU_APP_PORT=str(port),
         DIEMCAU_RTP_PORTS="44000-44999",
         PYTHONUNBUFFERED="1",
     )
-    port = _free_port()
-    inst = Installation(url=f"http://127.0.0.1:{port}", data_dir=data_dir, passwords={}, env=env)
+    inst = Installation(url="", data_dir=data_dir, passwords={}, env=env)
     inst.manage("migrate", "--noinput", "-v", "0")
     demo = inst.manage("demo")
     for name, password in re.findall(r"^\s+(\S+)\s+(\S+)\s+.+$", demo, flags=re.M):
         inst.passwords[name] = password
     inst.port = port
     inst.start()
+    assert inst.server is not None
+    inst.url = inst.server.url
     yield inst
     inst.stop()
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser_home(installation: Installation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home folder whose NSS database trusts the installation's local CA."""
+    assert installation.server is not None
+    home = tmp_path_factory.mktemp("chromium-home")
+    trust_ca(home, installation.server.ca_file)
+    return home
+
+
+@pytest.fixture(scope="session")
+def browser(browser_home: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "HOME": str(browser_home)},
+        )
         yield b
         b.close()

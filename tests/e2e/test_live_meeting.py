@@ -38,10 +38,11 @@ print(json.dumps({'meeting': m.pk, 'A': join_path(m.invitations.get(site__code='
 ACCESS = """
 import json
 from diemcau.meetings.models import Meeting
+from django.conf import settings
 from diemcau.live import rooms
 m = Meeting.objects.get(title='Hội nghị trực tuyến e2e')
 a = rooms.grant_access(m.janus_room, m.janus_room_secret)
-print(json.dumps({'url': a.janus_url, 'core': a.core_token, 'room': a.room_id, 'token': a.room_token}))
+print(json.dumps({'url': settings.JANUS.url, 'core': a.core_token, 'room': a.room_id, 'token': a.room_token}))
 """
 
 FRAMES = """(sel) => { const v = document.querySelector(sel);

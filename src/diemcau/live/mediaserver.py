@@ -27,4 +27,5 @@ def embedded_config() -> JanusConfig:
         admin_key=janus.admin_key,
         rtp_port_min=int(rtp_min),
         rtp_port_max=int(rtp_max),
+        ws_ip=urlsplit(janus.url).hostname or "127.0.0.1",
     )

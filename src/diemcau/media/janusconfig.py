@@ -11,8 +11,9 @@ Docs: docs/janus.md ("How the generated config locks Janus down"). Janus is then
 * the admin API is off on every transport; ``admin_secret`` is still a fresh secret so that
   switching it on by mistake does not open it;
 * VideoRoom needs ``admin_key`` to create rooms and to RTP-forward (``lock_rtp_forward``);
-* ICE and the WebSocket server are bound to one non-loopback address (Janus does not offer
-  127.0.0.1 as a candidate), media uses a fixed RTP port range that a firewall can open.
+* ICE is bound to one non-loopback address (Janus does not offer 127.0.0.1 as a candidate),
+  media uses a fixed RTP port range that a firewall can open; the WebSocket server listens
+  on loopback behind the HTTPS front (or on that address when there is no front).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class JanusConfig:
     """Everything the rendered config depends on; secrets are supplied, never defaulted."""
 
     folder: Path
-    ip: str  # non-loopback IPv4: ICE candidates and the WebSocket server bind here
+    ip: str  # non-loopback IPv4: ICE candidates bind here
     ws_port: int
     admin_secret: str
     token_auth_secret: str
@@ -77,6 +78,8 @@ class JanusConfig:
     transports_folder: Path = TRANSPORTS_FOLDER
     events_folder: Path = EVENTS_FOLDER
     loggers_folder: Path = LOGGERS_FOLDER
+    # Where the WebSocket transport listens: loopback behind the HTTPS front ("" = `ip`).
+    ws_ip: str = ""
 
     def __post_init__(self) -> None:
         for name in ("admin_secret", "token_auth_secret", "admin_key"):
@@ -97,7 +100,7 @@ class JanusConfig:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.ip}:{self.ws_port}"
+        return f"ws://{self.ws_ip or self.ip}:{self.ws_port}"
 
     @property
     def janus_jcfg(self) -> Path:
@@ -203,7 +206,7 @@ general: {{
 	json = "plain"
 	ws = true
 	ws_port = {c.ws_port}
-	ws_ip = {_q(c.ip)}
+	ws_ip = {_q(c.ws_ip or c.ip)}
 	wss = false
 }}
 admin: {{

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from diemcau.front.notice import CaNotice
 from diemcau.meetings.models import Invitation
 
 
@@ -29,13 +30,25 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def invitation_ics(invitation: Invitation, join_url: str, host: str) -> str:
+def invitation_ics(
+    invitation: Invitation, join_url: str, host: str, ca: CaNotice | None = None
+) -> str:
     meeting = invitation.meeting
+    # The CA comes first: without it the join link meets a certificate warning.
+    ca_lines = (
+        (
+            f"Trước cuộc họp, cài chứng chỉ của máy chủ trên máy tính phòng họp: {ca.url} "
+            f"(SHA-256 {ca.fingerprint})",
+        )
+        if ca
+        else ()
+    )
     description = "\n".join(
         part
         for part in (
             meeting.description,
             f"Điểm cầu: {invitation.site.name} ({invitation.site.code})",
+            *ca_lines,
             f"Link tham gia: {join_url}",
         )
         if part

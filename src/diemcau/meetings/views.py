@@ -19,6 +19,7 @@ from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, requi
 from diemcau.live import joinlinks, rooms
 from diemcau.meetings import services
 from diemcau.meetings.forms import DocumentForm, MeetingForm
+from diemcau.front.notice import ca_notice
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Document, Invitation, Meeting, MeetingStatus
 from diemcau.meetings.selectors import visible_meetings
@@ -71,6 +72,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "meeting": meeting,
             "rows": rows,
+            "ca_notice": ca_notice(),
             "invited_count": meeting.invitations.count(),
             "expected": sum(inv.site.expected_delegates for inv, _url, _d in rows),
             "can_manage": can_manage_meetings(request.user),
@@ -169,7 +171,7 @@ def invitation_ics_view(request: HttpRequest, pk: int, site_code: str) -> HttpRe
     if not is_hq_staff(request.user) and request.user.site_id != invitation.site_id:  # type: ignore[union-attr]
         raise PermissionDenied
     url = request.build_absolute_uri(joinlinks.join_path(invitation))
-    body = invitation_ics(invitation, url, request.get_host().split(":")[0])
+    body = invitation_ics(invitation, url, request.get_host().split(":")[0], ca_notice())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="hop-{meeting.pk}-{invitation.site.code}.ics"'

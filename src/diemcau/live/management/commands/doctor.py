@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
+import ssl
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from diemcau import config
+from diemcau.front import certs
 from diemcau.live import rooms
 from diemcau.media.client import probe_info
 
@@ -31,7 +33,9 @@ class Command(BaseCommand):
     help = "Check Janus, ports, secrets and the database, and say what to fix."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8000, help="the web app's port")
+        parser.add_argument(
+            "--port", type=int, default=settings.FRONT.app_port, help="the web app's port"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         checks: list[tuple[str, Check]] = [
@@ -44,6 +48,9 @@ class Command(BaseCommand):
             ("Janus reachable", self.check_janus_reachable),
             ("Janus token and admin_key", self.check_janus_auth),
             (f"web port {options['port']}", lambda: self.check_port(options["port"])),
+            ("HTTPS front", self.check_front),
+            ("certificate", self.check_certificate),
+            ("local CA", self.check_local_ca),
         ]
         failed = 0
         for name, check in checks:
@@ -145,3 +152,58 @@ class Command(BaseCommand):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             in_use = sock.connect_ex(("127.0.0.1", port)) == 0
         return "in use (the web app is running, or another program holds it)" if in_use else "free"
+
+    def check_front(self) -> str:
+        front = settings.FRONT
+        if front.mode == "external":
+            return "DIEMCAU_FRONT=external: a front you run proxies to this app and /janus"
+        closed = []
+        for port, setting in (
+            (front.https_port, "DIEMCAU_HTTPS_PORT"),
+            (front.http_port, "DIEMCAU_HTTP_PORT"),
+        ):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                if sock.connect_ex(("127.0.0.1", port)) != 0:
+                    closed.append(f"{port} ({setting})")
+        if closed:
+            raise Problem(
+                f"nothing listens on {', '.join(closed)}; start `diemcau serve`, and open "
+                "those TCP ports in the firewall"
+            )
+        return f"{front.origin()}/ (mode {front.mode}; also {', '.join(front.names[1:])})"
+
+    def check_certificate(self) -> str:
+        front = settings.FRONT
+        if front.mode == "external":
+            return "managed by your front"
+        context = ssl.create_default_context()
+        if front.mode == "internal":
+            if not front.ca_root.is_file():
+                raise Problem("the local CA has not been created yet; start `diemcau serve`")
+            context = ssl.create_default_context(cafile=str(front.ca_root))
+        name = front.address
+        try:
+            with socket.create_connection((name, front.https_port), timeout=3) as raw:
+                with context.wrap_socket(raw, server_hostname=name) as tls:
+                    cert = tls.getpeercert() or {}
+        except (OSError, ssl.SSLError) as exc:
+            hint = {
+                "acme": "check that DIEMCAU_DOMAIN resolves to this server and ports 80/443 "
+                "are reachable from the internet (ACME needs them)",
+                "own": "check DIEMCAU_TLS_CERT (full chain) and DIEMCAU_TLS_KEY",
+                "internal": "restart `diemcau serve`; see the data folder's caddy/caddy.log",
+            }[front.mode]
+            raise Problem(f"HTTPS for {name} fails ({exc}); {hint}") from exc
+        sans = [value for _kind, value in cert.get("subjectAltName", ())]
+        expires = cert.get("notAfter", "?")
+        return f"{name}: valid for {', '.join(map(str, sans))}; expires {expires}"
+
+    def check_local_ca(self) -> str:
+        front = settings.FRONT
+        if front.mode != "internal":
+            return f"not used (mode {front.mode})"
+        root = certs.load_root(front.ca_root)
+        if root is None:
+            raise Problem("no root certificate yet; start `diemcau serve`")
+        return f"install from {front.ca_url} · SHA-256 {root.sha256}"

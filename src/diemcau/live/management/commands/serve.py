@@ -1,4 +1,5 @@
-"""`diemcau serve`: the embedded Janus (supervised) and the web app, in one process."""
+"""`diemcau serve`: the embedded Janus and the HTTPS front (Caddy), both supervised, and the
+web app, in one process. Docs: docs/deploy.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import logging
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from asgiref.sync import sync_to_async
@@ -15,8 +17,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from diemcau.childprocess import StartError
+from diemcau.front import certs
+from diemcau.front.caddyconfig import Upstreams
+from diemcau.front.supervisor import CaddySupervisor
 from diemcau.live import mediaserver
-from diemcau.media.supervisor import JanusStartError, JanusSupervisor
+from diemcau.media.supervisor import JanusSupervisor
 
 log = logging.getLogger("diemcau.serve")
 
@@ -24,11 +30,12 @@ ROOM_CHECK_SECONDS = 10.0
 
 
 class Command(BaseCommand):
-    help = "Start Janus (unless --janus-url is given) and the web app."
+    help = "Start Janus (unless --janus-url is given), the HTTPS front and the web app."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="0.0.0.0", help="address the web app listens on")  # noqa: S104
-        parser.add_argument("--port", type=int, default=8000)
+        # Loopback: browsers reach the app only through the HTTPS front.
+        parser.add_argument("--host", default="127.0.0.1", help="address the web app listens on")
+        parser.add_argument("--port", type=int, default=settings.FRONT.app_port)
         parser.add_argument(
             "--janus-url",
             default="",
@@ -45,22 +52,39 @@ class Command(BaseCommand):
             )
         try:
             asyncio.run(self._serve(options["host"], options["port"]))
-        except JanusStartError as exc:
-            self.stderr.write(self.style.ERROR(_("Janus did not start: %(err)s") % {"err": exc}))
+        except StartError as exc:
+            self.stderr.write(self.style.ERROR(_("Could not start: %(err)s") % {"err": exc}))
             self.stderr.write(_("Run `diemcau doctor` to see what is wrong."))
             raise SystemExit(1) from exc
         except KeyboardInterrupt:
             pass
 
     async def _serve(self, host: str, port: int) -> None:
-        self._check_port_free(host, port)
+        front = settings.FRONT
+        self._check_port_free(host, port, "--port")
+        if front.mode != "external":
+            self._check_port_free("0.0.0.0", front.https_port, "DIEMCAU_HTTPS_PORT")  # noqa: S104
+            self._check_port_free("0.0.0.0", front.http_port, "DIEMCAU_HTTP_PORT")  # noqa: S104
         supervisor: JanusSupervisor | None = None
+        caddy: CaddySupervisor | None = None
         if settings.JANUS.embedded:
             supervisor = JanusSupervisor(mediaserver.embedded_config())
             await supervisor.start()
             self.stdout.write(f"Janus: {supervisor.url} (pid {supervisor.pid})")
         else:
             self.stdout.write(f"Janus: {settings.JANUS.url} (external)")
+        if front.mode != "external":
+            janus_port = urlsplit(settings.JANUS.url).port or 8188
+            caddy = CaddySupervisor(front, Upstreams(app_port=port, janus_ws_port=janus_port))
+            try:
+                await caddy.start()
+            except StartError:
+                if supervisor is not None:
+                    await supervisor.stop()
+                raise
+            self.stdout.write(
+                f"Caddy: HTTPS {front.https_port}, HTTP {front.http_port} (pid {caddy.pid})"
+            )
         checker = asyncio.create_task(self._keep_rooms())
         server = uvicorn.Server(
             uvicorn.Config(
@@ -81,10 +105,12 @@ class Command(BaseCommand):
             checker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await checker
+            if caddy is not None:
+                await caddy.stop()
             if supervisor is not None:
                 await supervisor.stop()
 
-    def _check_port_free(self, host: str, port: int) -> None:
+    def _check_port_free(self, host: str, port: int, setting: str) -> None:
         """Fail before starting Janus if the web port is taken (another `serve` running?)."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,22 +120,33 @@ class Command(BaseCommand):
                 raise CommandError(
                     _(
                         "Port %(port)d is already in use (%(err)s): Điểm Cầu or another program "
-                        "is running there. Stop it, or start with --port."
+                        "is running there. Stop it, or choose another port with %(setting)s."
                     )
-                    % {"port": port, "err": exc.strerror}
+                    % {"port": port, "err": exc.strerror, "setting": setting}
                 ) from exc
 
     async def _announce(self, server: uvicorn.Server, host: str, port: int) -> None:
         """Say where to go only once the web app really listens."""
         while not server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
             await asyncio.sleep(0.1)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        front = settings.FRONT
+        if front.mode == "external":
+            address = f"http://{host}:{port}/"
+        else:
+            address = front.origin() + "/"
         self.stdout.write(
-            self.style.SUCCESS(
-                _("Điểm Cầu is running: open http://%(host)s:%(port)d/")
-                % {"host": shown, "port": port}
-            )
+            self.style.SUCCESS(_("Điểm Cầu is running: open %(url)s") % {"url": address})
         )
+        if front.mode == "internal":
+            root = await sync_to_async(certs.load_root)(front.ca_root)
+            if root is not None:
+                self.stdout.write(
+                    _(
+                        "Room PCs trust this server once they install its certificate from "
+                        "%(ca)s (SHA-256 %(fingerprint)s)."
+                    )
+                    % {"ca": front.ca_url, "fingerprint": root.sha256}
+                )
 
     async def _keep_rooms(self) -> None:
         """Re-create live meetings' rooms whenever Janus has lost them (after a restart)."""

@@ -45,7 +45,7 @@ def test_plain_http_serves_ca_and_explains_the_rest_with_the_local_ca(tmp_path: 
     text = caddyconfig.render(front(tmp_path), UP)
     http_block = text[text.index("http:// {") :]
     assert "handle /ca/* {" in http_block
-    assert "rewrite * /ca/continue/" in http_block
+    assert "rewrite * /ca/continue/?\n" in http_block  # the query goes too
     assert "header_up X-Diemcau-Original-Uri {http.request.orig_uri}" in http_block
     assert "redir" not in http_block
 

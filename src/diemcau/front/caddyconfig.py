@@ -57,7 +57,7 @@ def render(front: FrontSettings, upstreams: Upstreams) -> str:
     addresses = ", ".join(_site(name, front.https_port) for name in sites)
     if front.mode == "internal":
         plain = (
-            "\t\trewrite * /ca/continue/\n"
+            "\t\trewrite * /ca/continue/?\n"
             f"\t\treverse_proxy {app} {{\n"
             f"\t\t\theader_up {ORIGINAL_URI_HEADER} {{http.request.orig_uri}}\n"
             "\t\t}\n"

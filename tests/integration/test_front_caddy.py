@@ -1,0 +1,184 @@
+"""The HTTPS front with a real Caddy (and a real Janus behind /janus): one origin over HTTPS,
+/ca/ on plain HTTP, the local CA outside this machine's trust store, restarted when it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http.server
+import json
+import socket
+import ssl
+import threading
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import websockets
+
+from diemcau.config import FrontSettings, primary_ip
+from diemcau.front import certs
+from diemcau.front.caddyconfig import Upstreams
+from diemcau.front.supervisor import CaddySupervisor
+from diemcau.media.janusconfig import JanusConfig
+from diemcau.media.supervisor import JanusSupervisor
+
+pytestmark = pytest.mark.janus
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """Stands in for the app: answers with the path and headers it was asked with."""
+
+    seen: list[dict[str, str]] = []  # noqa: RUF012 - shared by the handler instances
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        record = {"path": self.path, **{k.lower(): v for k, v in self.headers.items()}}
+        Upstream.seen.append(record)
+        body = json.dumps(record).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def app_upstream() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def loopback_janus(
+    make_janus_config: Callable[[int], JanusConfig],
+) -> AsyncIterator[JanusSupervisor]:
+    config = dataclasses.replace(make_janus_config(43000), ws_ip="127.0.0.1")
+    supervisor = JanusSupervisor(config)
+    await supervisor.start()
+    yield supervisor
+    await supervisor.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def caddy(
+    tmp_path: Path, app_upstream: int, loopback_janus: JanusSupervisor
+) -> AsyncIterator[CaddySupervisor]:
+    ip = primary_ip()
+    front = FrontSettings(
+        mode="internal",
+        names=(ip, "localhost", "127.0.0.1"),
+        https_port=free_port(),
+        http_port=free_port(),
+        app_port=app_upstream,
+        folder=tmp_path / "caddy",
+    )
+    supervisor = CaddySupervisor(
+        front, Upstreams(app_port=app_upstream, janus_ws_port=loopback_janus.config.ws_port)
+    )
+    supervisor.backoff_initial = 0.1
+    await supervisor.start()
+    yield supervisor
+    await supervisor.stop()
+
+
+def fetch(url: str, context: ssl.SSLContext | None = None) -> dict[str, str]:
+    with urllib.request.urlopen(url, timeout=5, context=context) as response:  # noqa: S310
+        return dict(json.loads(response.read()))
+
+
+def ca_context(caddy: CaddySupervisor) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(caddy.front.ca_root))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_https_reaches_the_app_with_the_scheme_and_a_certificate_for_the_address(
+    caddy: CaddySupervisor,
+) -> None:
+    front = caddy.front
+    got = await asyncio.to_thread(fetch, front.origin() + "/meetings/", ca_context(caddy))
+    assert got["path"] == "/meetings/"
+    assert got["x-forwarded-proto"] == "https"
+    # Without the local CA the certificate is refused: nothing trusts it by accident.
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        await asyncio.to_thread(fetch, front.origin() + "/", ssl.create_default_context())
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_janus_websocket_is_served_on_the_same_origin_at_janus(
+    caddy: CaddySupervisor,
+) -> None:
+    url = caddy.front.origin().replace("https://", "wss://") + "/janus"
+    async with websockets.connect(
+        url, subprotocols=[websockets.Subprotocol("janus-protocol")], ssl=ca_context(caddy)
+    ) as ws:
+        await ws.send(json.dumps({"janus": "info", "transaction": "t1"}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert reply["janus"] == "server_info" and reply["version_string"].startswith("1.1")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_plain_http_serves_ca_and_never_passes_a_join_link_to_the_app(
+    caddy: CaddySupervisor,
+) -> None:
+    base = caddy.front.http_origin()
+    got = await asyncio.to_thread(fetch, base + "/ca/diemcau-ca.crt")
+    assert got["path"] == "/ca/diemcau-ca.crt"
+    got = await asyncio.to_thread(fetch, base + "/join/7/CSDN/secret-token/?x=1")
+    assert got["path"] == "/ca/continue/"
+    assert got["x-diemcau-original-uri"] == "/join/7/CSDN/secret-token/?x=1"
+    assert got["x-forwarded-proto"] == "http"
+    # A client cannot pretend a plain request came over HTTPS.
+    request = urllib.request.Request(base + "/ca/", headers={"X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        assert json.loads(response.read())["x-forwarded-proto"] == "http"
+
+
+def test_the_local_ca_is_not_installed_in_this_machines_trust_store(
+    caddy: CaddySupervisor,
+) -> None:
+    root = certs.load_root(caddy.front.ca_root)
+    assert root is not None
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    if bundle.exists():
+        assert root.pem.decode().split("-----")[2].strip() not in bundle.read_text()
+    assert not any(Path("/usr/local/share/ca-certificates").glob("*Caddy*"))
+    assert caddy.front.folder.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_caddy_is_restarted_when_it_dies(caddy: CaddySupervisor) -> None:
+    assert caddy.process is not None
+    old = caddy.pid
+    caddy.process.kill()
+    await caddy.wait_restarted(after_restarts=0, timeout=30)
+    assert caddy.pid != old
+    got = await asyncio.to_thread(fetch, caddy.front.origin() + "/again/", ca_context(caddy))
+    assert got["path"] == "/again/"
+
+
+def test_doctor_checks_the_front_and_names_the_ca(
+    caddy: CaddySupervisor, settings: Any, capsys: pytest.CaptureFixture[str], db: None
+) -> None:
+    from diemcau.live.management.commands.doctor import Command
+
+    settings.FRONT = caddy.front
+    command = Command()
+    assert caddy.front.origin() in command.check_front()
+    assert "valid for" in command.check_certificate()
+    root = certs.load_root(caddy.front.ca_root)
+    assert root is not None and root.sha256 in command.check_local_ca()

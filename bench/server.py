@@ -109,6 +109,9 @@ class Installation:
             DIEMCAU_DATA_DIR=str(self.data_dir),
             DIEMCAU_JANUS_WS_PORT=str(self._janus_port),
             DIEMCAU_RTP_PORTS="45000-49999",
+            # Synthetic sites talk to the app and Janus on loopback; the HTTPS front carries
+            # no media, so it is left out of what is measured (DIEMCAU_FRONT=none).
+            DIEMCAU_FRONT="none",
             DJANGO_SETTINGS_MODULE="diemcau.settings",
             PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",

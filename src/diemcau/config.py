@@ -118,13 +118,16 @@ def janus_settings(values: dict[str, str]) -> JanusSettings:
         admin_secret=values["janus_admin_secret"],
         embedded=embedded,
         # What browsers connect to: a path is taken on the page's own origin (wss://<host>/janus).
-        public_url=os.environ.get("DIEMCAU_JANUS_PUBLIC_URL", "/janus" if embedded else url),
+        public_url=os.environ.get(
+            "DIEMCAU_JANUS_PUBLIC_URL",
+            "/janus" if embedded and os.environ.get("DIEMCAU_FRONT") != "none" else url,
+        ),
     )
 
 
 # --- the HTTPS front (Caddy) ------------------------------------------------------------
 
-FRONT_MODES = ("internal", "acme", "own", "external")
+FRONT_MODES = ("internal", "acme", "own", "external", "none")
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,10 @@ class FrontSettings:
       * ``internal``: neither: Caddy's own local CA signs a certificate for every address and
         name of this server (the root is offered at ``/ca/``);
       * ``external``: ``DIEMCAU_FRONT=external``: a front someone else runs (e.g. the
-        production install's Caddy unit); ``serve`` then starts no Caddy.
+        production install's Caddy unit); ``serve`` then starts no Caddy;
+      * ``none``: ``DIEMCAU_FRONT=none``: no HTTPS at all, the app and Janus reached directly
+        on loopback — for tests and benchmarks on one machine only (browsers on other hosts
+        get no camera or microphone over plain HTTP).
     """
 
     mode: str
@@ -234,10 +240,10 @@ def front_settings(app_port: int | None = None) -> FrontSettings:
         if path and not Path(path).is_file():
             raise ConfigError(f"{name}={path!r}: no such file")
     front = os.environ.get("DIEMCAU_FRONT", "").strip().lower()
-    if front not in ("", "embedded", "external"):
-        raise ConfigError(f"DIEMCAU_FRONT must be 'embedded' or 'external' (got {front!r})")
-    if front == "external":
-        mode = "external"
+    if front not in ("", "embedded", "external", "none"):
+        raise ConfigError(f"DIEMCAU_FRONT must be 'embedded', 'external' or 'none' (got {front!r})")
+    if front in ("external", "none"):
+        mode = front
     elif cert:
         mode = "own"
     elif domain:

@@ -36,8 +36,13 @@ DEBUG = os.environ.get("DIEMCAU_DEBUG", "") == "1"
 # answers to, and so ALLOWED_HOSTS (which the WebSocket Origin check uses too) and the CSRF
 # trusted origins, follow from the configured domain and this machine's addresses.
 FRONT = config.front_settings()
+# Django compares IPv6 hosts in their bracketed form ("[fd00::5]").
 ALLOWED_HOSTS = [
-    h for h in os.environ.get("DIEMCAU_ALLOWED_HOSTS", ",".join(FRONT.names)).split(",") if h
+    h
+    for h in os.environ.get(
+        "DIEMCAU_ALLOWED_HOSTS", ",".join(f"[{n}]" if ":" in n else n for n in FRONT.names)
+    ).split(",")
+    if h
 ]
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("DIEMCAU_CSRF_TRUSTED_ORIGINS", "").split(",") if o
@@ -145,12 +150,15 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Every page is served over HTTPS by the front, which tells the app so (X-Forwarded-Proto);
 # the app itself listens on loopback only, so nobody else can set that header.
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
+# (DIEMCAU_FRONT=none, plain HTTP on loopback, exists for tests and benchmarks only.)
+SESSION_COOKIE_SECURE = FRONT.mode != "none"
+CSRF_COOKIE_SECURE = FRONT.mode != "none"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS: one year for the configured names. Browsers honour it only once the certificate is
 # trusted (after /ca/ for the local CA) and never for IP addresses.
-SECURE_HSTS_SECONDS = int(os.environ.get("DIEMCAU_HSTS_SECONDS", str(365 * 24 * 3600)))
+SECURE_HSTS_SECONDS = (
+    int(os.environ.get("DIEMCAU_HSTS_SECONDS", str(365 * 24 * 3600))) if FRONT.mode != "none" else 0
+)
 SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "vi"

@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
@@ -156,7 +157,8 @@ class LiveMeeting:
     pages: list[Page] = field(default_factory=list)
 
     async def connect(self, path: str, cookie: str | None) -> WebsocketCommunicator:
-        headers = [(b"origin", b"http://testserver")]
+        # The page's own origin: the HTTPS front's address (ALLOWED_HOSTS is no longer "*").
+        headers = [(b"origin", django_settings.FRONT.origin().encode())]
         if cookie is not None:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         comm = WebsocketCommunicator(path, headers)

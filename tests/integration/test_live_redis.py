@@ -101,6 +101,8 @@ def two_processes(tmp_path: Path) -> Iterator[App]:
         "DJANGO_SETTINGS_MODULE": "diemcau.settings",
         "DIEMCAU_DATA_DIR": str(tmp_path / "data"),
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        # Two bare uvicorn processes, reached directly on loopback: no HTTPS front.
+        "DIEMCAU_FRONT": "none",
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path]),
     }
     env.pop("DATABASE_URL", None)  # a SQLite file in the shared data folder

@@ -44,7 +44,7 @@ def test_janus_and_the_app_are_reached_on_loopback_only(tmp_path: Path) -> None:
 def test_plain_http_serves_ca_and_explains_the_rest_with_the_local_ca(tmp_path: Path) -> None:
     text = caddyconfig.render(front(tmp_path), UP)
     http_block = text[text.index("http:// {") :]
-    assert "handle /ca/* {" in http_block
+    assert "@public path /ca/* /static/diemcau/* /static/front/* /jsi18n/" in http_block
     assert "rewrite * /ca/continue/?\n" in http_block  # the query goes too
     assert "header_up X-Diemcau-Original-Uri {http.request.orig_uri}" in http_block
     assert "redir" not in http_block
@@ -116,7 +116,7 @@ def test_front_settings_name_the_bad_value(monkeypatch: pytest.MonkeyPatch, tmp_
 
     monkeypatch.setenv("DIEMCAU_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DIEMCAU_HTTPS_PORT", "https")
-    with pytest.raises(config.ConfigError, match="DIEMCAU_HTTPS_PORT.*'https'"):
+    with pytest.raises(config.ConfigError, match=r"DIEMCAU_HTTPS_PORT.*'https'"):
         config.front_settings()
     monkeypatch.setenv("DIEMCAU_HTTPS_PORT", "443")
     monkeypatch.setenv("DIEMCAU_TLS_CERT", str(tmp_path / "missing.pem"))

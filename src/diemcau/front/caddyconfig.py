@@ -91,7 +91,9 @@ def render(front: FrontSettings, upstreams: Upstreams) -> str:
 }}
 
 http:// {{
-	handle /ca/* {{
+	# /ca/ and what its pages load (styles, trust check script, translations).
+	@public path /ca/* /static/diemcau/* /static/front/* /jsi18n/
+	handle @public {{
 		reverse_proxy {app}
 	}}
 	handle {{

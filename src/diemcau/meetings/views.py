@@ -16,10 +16,10 @@ from django.views.decorators.http import require_POST
 
 from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
+from diemcau.front.notice import ca_notice
 from diemcau.live import joinlinks, rooms
 from diemcau.meetings import services
 from diemcau.meetings.forms import DocumentForm, MeetingForm
-from diemcau.front.notice import ca_notice
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Document, Invitation, Meeting, MeetingStatus
 from diemcau.meetings.selectors import visible_meetings

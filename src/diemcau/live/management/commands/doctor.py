@@ -155,6 +155,11 @@ class Command(BaseCommand):
 
     def check_front(self) -> str:
         front = settings.FRONT
+        if front.mode == "none":
+            raise Problem(
+                "DIEMCAU_FRONT=none: plain HTTP on loopback, for tests only; browsers on other "
+                "PCs get no camera or microphone. Unset DIEMCAU_FRONT"
+            )
         if front.mode == "external":
             return "DIEMCAU_FRONT=external: a front you run proxies to this app and /janus"
         closed = []
@@ -175,7 +180,7 @@ class Command(BaseCommand):
 
     def check_certificate(self) -> str:
         front = settings.FRONT
-        if front.mode == "external":
+        if front.mode in ("external", "none"):
             return "managed by your front"
         context = ssl.create_default_context()
         if front.mode == "internal":
@@ -195,7 +200,7 @@ class Command(BaseCommand):
                 "internal": "restart `diemcau serve`; see the data folder's caddy/caddy.log",
             }[front.mode]
             raise Problem(f"HTTPS for {name} fails ({exc}); {hint}") from exc
-        sans = [value for _kind, value in cert.get("subjectAltName", ())]
+        sans = [str(entry[1]) for entry in cert.get("subjectAltName", ())]
         expires = cert.get("notAfter", "?")
         return f"{name}: valid for {', '.join(map(str, sans))}; expires {expires}"
 

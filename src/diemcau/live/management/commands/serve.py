@@ -62,7 +62,7 @@ class Command(BaseCommand):
     async def _serve(self, host: str, port: int) -> None:
         front = settings.FRONT
         self._check_port_free(host, port, "--port")
-        if front.mode != "external":
+        if front.mode not in ("external", "none"):
             self._check_port_free("0.0.0.0", front.https_port, "DIEMCAU_HTTPS_PORT")  # noqa: S104
             self._check_port_free("0.0.0.0", front.http_port, "DIEMCAU_HTTP_PORT")  # noqa: S104
         supervisor: JanusSupervisor | None = None
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Janus: {supervisor.url} (pid {supervisor.pid})")
         else:
             self.stdout.write(f"Janus: {settings.JANUS.url} (external)")
-        if front.mode != "external":
+        if front.mode not in ("external", "none"):
             janus_port = urlsplit(settings.JANUS.url).port or 8188
             caddy = CaddySupervisor(front, Upstreams(app_port=port, janus_ws_port=janus_port))
             try:
@@ -130,7 +130,7 @@ class Command(BaseCommand):
         while not server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
             await asyncio.sleep(0.1)
         front = settings.FRONT
-        if front.mode == "external":
+        if front.mode in ("external", "none"):
             address = f"http://{host}:{port}/"
         else:
             address = front.origin() + "/"

@@ -118,6 +118,30 @@ def _quality(message: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+# A site page's camera and microphone (static/live/devices.js) and its media problem.
+MEDIA_STATES = ("ok", "missing", "denied", "busy", "insecure", "error")
+MEDIA_PROBLEMS = (None, "ws", "ice")
+
+
+def _media_status(message: dict[str, Any]) -> dict[str, Any]:
+    """Check a `media.status` report strictly; the refusal names the bad field and value."""
+    out: dict[str, Any] = {}
+    for key in ("camera", "microphone"):
+        value = message.get(key)
+        if not isinstance(value, str) or value not in MEDIA_STATES:
+            raise Refused(f"{key!r} must be in {list(MEDIA_STATES)} (got {value!r})")
+        out[key] = value
+    receive_only = message.get("receive_only")
+    if not isinstance(receive_only, bool):
+        raise Refused(f"'receive_only' must be true or false (got {receive_only!r})")
+    out["receive_only"] = receive_only
+    problem = message.get("problem")
+    if not (problem is None or (isinstance(problem, str) and problem in MEDIA_PROBLEMS)):
+        raise Refused(f"'problem' must be in [None, 'ws', 'ice'] (got {problem!r})")
+    out["problem"] = problem
+    return out
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Refused(f"expected a whole number (got {value!r})")
@@ -191,6 +215,18 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                     self.group,
                     {"type": "live.quality", "site": actor.site_id, "quality": _quality(message)},
                 )
+            elif kind == "media.status":
+                # Ephemeral, like quality: HQ's wall shows each site's devices and problem.
+                if actor.hq or actor.voter or actor.site_id is None:
+                    raise Refused("only a site's room page reports its media status")
+                await self.channel_layer.group_send(
+                    self.group,
+                    {
+                        "type": "live.media_status",
+                        "site": actor.site_id,
+                        "status": _media_status(message),
+                    },
+                )
             elif kind in HANDLERS:
                 event = await database_sync_to_async(HANDLERS[kind])(actor, message)
                 await self._reply({"type": "ok", "ref": ref, "seq": event.seq})
@@ -212,6 +248,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     async def live_quality(self, event: dict[str, Any]) -> None:
         if self.actor is not None and self.actor.hq:
             await self._reply({"type": "quality", "site": event["site"], **event["quality"]})
+
+    async def live_media_status(self, event: dict[str, Any]) -> None:
+        if self.actor is not None and self.actor.hq:
+            await self._reply({"type": "media_status", "site": event["site"], **event["status"]})
 
     async def _send_snapshot(self) -> None:
         assert self.actor is not None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django.shortcuts import get_object_or_404, render
 
+from diemcau import config
 from diemcau.accounts.permissions import is_hq_staff, require
 from diemcau.live import joinlinks
 from diemcau.meetings.models import DirectiveRecipient, Meeting
@@ -15,6 +20,21 @@ from diemcau.meetings.models import DirectiveRecipient, Meeting
 SESSION_KEY = "diemcau.joined"
 # Delegates: {meeting id: {"site": site id, "voter": a random key for this phone}}.
 DELEGATE_KEY = "diemcau.delegate"
+
+
+def media_config(request: HttpRequest) -> dict[str, Any]:
+    """What the page's media problem panel tells people (static/live/problems.js): the
+    secure address of this very page, where the CA is, and what the network must allow."""
+    front = settings.FRONT
+    host, _port = split_domain_port(request.get_host())
+    host = host.removeprefix("[").removesuffix("]")
+    return {
+        "https_url": front.origin(host if host in front.names else None) + request.get_full_path(),
+        "ca_url": front.ca_url,
+        "https_port": front.https_port,
+        "media_ip": config.primary_ip(),
+        "rtp_ports": os.environ.get("DIEMCAU_RTP_PORTS", "20000-40000"),
+    }
 
 
 def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> HttpResponse:
@@ -40,7 +60,11 @@ def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> H
             "invitation": invitation,
             "meeting": meeting,
             "site": invitation.site,
-            "config": {"meeting": meeting.pk, "site": invitation.site_id},
+            "config": {
+                "meeting": meeting.pk,
+                "site": invitation.site_id,
+                **media_config(request),
+            },
             # Directives this site has not confirmed, and those sent with this meeting.
             "directives": DirectiveRecipient.objects.filter(site=invitation.site)
             .filter(Q(acknowledged_at__isnull=True) | Q(directive__meeting=meeting))
@@ -56,7 +80,14 @@ def console(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "live/console.html",
-        {"meeting": meeting, "config": {"meeting": meeting.pk, "site": meeting.main_site_id}},
+        {
+            "meeting": meeting,
+            "config": {
+                "meeting": meeting.pk,
+                "site": meeting.main_site_id,
+                **media_config(request),
+            },
+        },
     )
 
 

@@ -2,15 +2,18 @@
 // source, roll call, announcements, chat, screen share. For the chair and HQ operators.
 
 import { Control } from "./control.js";
-import { MediaKeeper, grade } from "./media.js";
+import { MediaKeeper, grade, janusUrl } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
-import { $, h, number, play, renderChat, show, timeOf, toast } from "./ui.js";
+import { pageProblem, tileBadge } from "./problems.js";
+import { $, h, number, play, renderChat, renderProblem, setBadge, show, timeOf, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "hq");
 let enlarged = null;
 let selfStream = null;
 const quality = new Map(); // site id -> {rtt, loss, kbps}
+const mediaStates = new Map(); // site id -> {camera, microphone, receive_only, problem}
+const secure = window.isSecureContext !== false;
 const tiles = new Map(); // site id -> {root, video, ...}
 
 const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s]));
@@ -28,6 +31,10 @@ control.addEventListener("problem", (e) => toast(e.detail, "error"));
 control.addEventListener("chat", () => renderChat($("#chat-log"), control.state.chat, sitesById()));
 control.addEventListener("quality", (e) => {
   quality.set(e.detail.site, e.detail);
+  renderTile(e.detail.site);
+});
+control.addEventListener("media_status", (e) => {
+  mediaStates.set(e.detail.site, e.detail);
   renderTile(e.detail.site);
 });
 control.addEventListener("state", () => render());
@@ -51,14 +58,15 @@ function tileFor(site) {
   const mic = h("span", { class: "mic" });
   const hand = h("span", { class: "hand" }, gettext("asks to speak"));
   const badge = h("span", { class: "quality" });
+  const media = h("span", { class: "media-badge", dataset: { media: "unknown" }, hidden: true });
   const root = h(
     "div",
     { class: "tile", dataset: { site: site.id, code: site.code }, tabindex: 0, onclick: () => enlarge(site.id) },
     video,
     h("div", { class: "tile-label" }, h("strong", {}, site.code), " ", h("span", { class: "name" }, site.name)),
-    h("div", { class: "tile-badges" }, status, mic, hand, badge),
+    h("div", { class: "tile-badges" }, status, mic, hand, media, badge),
   );
-  tile = { root, video, status, mic, hand, badge };
+  tile = { root, video, status, mic, hand, badge, media };
   tiles.set(site.id, tile);
   return tile;
 }
@@ -84,6 +92,13 @@ function renderTile(siteId) {
   tile.badge.className = `quality ${g}`;
   tile.badge.textContent = q && q.rtt != null ? `${Math.round(q.rtt)} ms` : "";
   tile.badge.title = q ? `RTT ${Math.round(q.rtt ?? 0)} ms · ${gettext("loss")} ${(q.loss ?? 0).toFixed(1)}% · ${Math.round(q.kbps ?? 0)} kbps` : "";
+  // Devices and media problems, as the site reports them (HQ's own from this console).
+  const own = siteId === control.you.site;
+  const m = tileBadge(own ? ownMediaState() : mediaStates.get(siteId));
+  tile.media.dataset.media = m.code;
+  tile.media.textContent = m.text;
+  tile.media.className = `media-badge ${m.code}`;
+  show(tile.media, !!m.text && (own || presence === "connected"));
   tile.root.classList.toggle("floor", state.floor?.site === siteId);
   tile.root.classList.toggle("main-source", state.main_source === siteId);
   tile.root.classList.toggle("enlarged", enlarged === siteId);
@@ -264,8 +279,58 @@ function placeStreams() {
 }
 
 const keeper = new MediaKeeper(control, () => "HQ");
+
+function ownMediaState() {
+  const s = keeper.status;
+  if (!s) return null;
+  return { camera: s.camera, microphone: s.microphone, receive_only: s.receiveOnly, problem: keeper.problem };
+}
+
+function problemContext() {
+  let host = location.host;
+  try {
+    if (keeper.media?.access) host = new URL(janusUrl(keeper.media.access.janus_url)).host;
+  } catch {
+    /* keep the page's host */
+  }
+  return {
+    httpsUrl: config.https_url,
+    caUrl: config.ca_url,
+    httpsPort: config.https_port,
+    mediaIp: config.media_ip,
+    rtpPorts: config.rtp_ports,
+    host,
+    hq: true,
+  };
+}
+
+// The console's media badge (never blank) and one calm panel — no toasts: an HQ PC without
+// a camera still runs the meeting.
+function renderMedia() {
+  const m = keeper.media;
+  const s = keeper.status;
+  const f = keeper.failure;
+  let text;
+  let kind = "bad";
+  if (f === "ws") text = gettext("Media server unreachable: retrying…");
+  else if (f === "ice") text = gettext("Picture and sound cannot pass (UDP blocked): retrying…");
+  else if (f === "error" && keeper.failMessage) text = interpolate(gettext("Media failed: %s. Retrying…"), [keeper.failMessage]);
+  else if (f) text = gettext("Media connection lost: reconnecting…");
+  else if (!m) [text, kind] = [gettext("Media off"), "wait"];
+  else if (!s) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
+  else if (s.receiveOnly) [text, kind] = [gettext("Watching: no camera on this PC"), "wait"];
+  else if (!m.publishedUp) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
+  else if (s.camera !== "ok") [text, kind] = [gettext("Sending sound only (no camera)"), "good"];
+  else if (s.microphone !== "ok") [text, kind] = [gettext("Sending picture only (no microphone)"), "good"];
+  else [text, kind] = [gettext("Sending picture and sound"), "good"];
+  setBadge($("#media-status"), text, kind);
+  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext());
+  if (control.state) renderTile(control.you.site);
+}
+
 keeper.addEventListener("created", (e) => {
   const m = e.detail;
+  renderMedia();
   m.addEventListener("localtrack", (ev) => {
     if (ev.detail.track.kind !== "video") return;
     selfStream = ev.detail.on ? new MediaStream([ev.detail.track]) : null;
@@ -275,9 +340,16 @@ keeper.addEventListener("created", (e) => {
   m.addEventListener("feedgone", placeStreams);
   m.addEventListener("problem", (ev) => toast(ev.detail, "error"));
   m.addEventListener("screenstopped", () => ($("#screen-btn").textContent = gettext("Share screen / slides")));
+  m.addEventListener("published", renderMedia);
 });
-keeper.addEventListener("started", () => render());
-keeper.addEventListener("failed", (e) => toast(interpolate(gettext("Media failed: %s. Retrying…"), [e.detail]), "error"));
+keeper.addEventListener("started", () => {
+  render();
+  renderMedia();
+});
+keeper.addEventListener("failed", renderMedia);
+keeper.addEventListener("stopped", renderMedia);
+keeper.addEventListener("change", renderMedia);
+$("#media-retry").addEventListener("click", () => keeper.retryDevices());
 
 // --- controls ---------------------------------------------------------------------------
 
@@ -331,4 +403,5 @@ $("#screen-btn").addEventListener("click", () =>
 );
 
 control.start();
+renderMedia();
 window.diemcau = { control, get media() { return keeper.media; } };

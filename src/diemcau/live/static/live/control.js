@@ -2,6 +2,8 @@
 // numbers, reconnects by itself.
 
 const RETRY_MAX_MS = 10000;
+// Requests the server does not answer (unless refused: then a "problem" event).
+const NO_REPLY = new Set(["snapshot", "media.published", "quality", "media.status"]);
 
 export class Control extends EventTarget {
   constructor(meetingId, role) {
@@ -88,6 +90,9 @@ export class Control extends EventTarget {
       case "quality":
         this.dispatchEvent(new CustomEvent("quality", { detail: msg }));
         break;
+      case "media_status":
+        this.dispatchEvent(new CustomEvent("media_status", { detail: msg }));
+        break;
       default:
         break;
     }
@@ -104,7 +109,7 @@ export class Control extends EventTarget {
     }
     const ref = this.nextRef++;
     this.ws.send(JSON.stringify({ type, ref, ...payload }));
-    if (type === "snapshot" || type === "media.published" || type === "quality") return Promise.resolve();
+    if (NO_REPLY.has(type)) return Promise.resolve();
     return new Promise((resolve, reject) => this.pending.set(ref, { resolve, reject }));
   }
 

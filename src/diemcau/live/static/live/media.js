@@ -1,8 +1,27 @@
 // Docs: docs/live.md#media — the page's media through Janus (janus.js from Debian's
 // libjs-janus-gateway): publish camera + mic with simulcast, one multistream subscriber
 // that follows the server's policy, screen share, quality stats, restart after a drop.
+// Camera and microphone are acquired by devices.js; with neither the page is receive-only.
 
-/* global Janus */
+/* global Janus, gettext, interpolate */
+
+import { acquire, acquireKind, mediaStatus } from "./devices.js";
+
+// Creating the Janus session, and the first PeerConnection reaching ICE connected.
+export const WS_TIMEOUT_MS = 15000;
+export const ICE_TIMEOUT_MS = 15000;
+
+// A failure with a code the page explains (problems.js): "ws" (the media server's WebSocket
+// cannot be reached), "ice" (connected, but media (UDP) cannot pass), else "error".
+function mediaError(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+// `access.janus_url` may be a path on the page's own origin ("/janus").
+export function janusUrl(url, loc = globalThis.location) {
+  if (!url.startsWith("/")) return url;
+  return `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}${url}`;
+}
 
 let janusReady = null;
 function initJanus() {
@@ -86,39 +105,118 @@ export class Media extends EventTarget {
     this.updating = false;
     this.dirty = false;
     this.micWanted = false;
-    this.devices = { audio: null, video: null };
+    this.devices = { audio: null, video: null }; // chosen deviceIds (null: the default)
+    this.tracks = { audio: null, video: null }; // what we publish
+    this.status = null; // {camera, microphone, receiveOnly}
+    this.publishedUp = false; // the publisher's PeerConnection is up
+    this.iceOk = false; // some PeerConnection of this session reached ICE connected
+    this.iceArmed = false; // waiting for the first PeerConnection (ICE_TIMEOUT_MS)
+    this.stopped = false;
+  }
+
+  get receiveOnly() {
+    return !this.tracks.audio && !this.tracks.video;
   }
 
   async start(access) {
     await initJanus();
     this.access = access;
-    this.session = await new Promise((resolve, reject) => {
-      let up = false;
-      const session = new Janus({
-        server: access.janus_url,
-        token: access.core_token,
-        success: () => {
-          up = true;
-          resolve(session);
-        },
-        error: (err) => {
-          if (!up) reject(new Error(String(err)));
-          else this.lost(String(err));
-        },
-      });
-    });
+    await this.acquire();
+    if (this.stopped) return;
+    const session = await this.connect(access);
+    if (this.stopped) {
+      session.destroy({ cleanupHandles: true });
+      return;
+    }
+    this.session = session;
     await this.publishCamera();
     this.statsTimer = setInterval(() => this.measure(), 5000);
   }
 
-  lost(why) {
-    if (this.isLost) return;
+  // Our own getUserMedia, so that a missing, blocked or busy device is named, not thrown.
+  async acquire() {
+    const got = await acquire(this.devices);
+    if (this.stopped) {
+      for (const t of [got.audio, got.video]) t?.stop();
+      return;
+    }
+    this.tracks = { audio: got.audio, video: got.video };
+    for (const t of [got.audio, got.video]) {
+      // Unplugged during the meeting: the keeper tries the devices again.
+      t?.addEventListener("ended", () => this.dispatchEvent(new CustomEvent("trackended", { detail: t.kind })));
+    }
+    this.setStatus(mediaStatus(got.status));
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.dispatchEvent(new CustomEvent("mediastatus", { detail: status }));
+  }
+
+  // The Janus session over its WebSocket, within WS_TIMEOUT_MS, else failure "ws".
+  connect(access) {
+    return new Promise((resolve, reject) => {
+      let up = false;
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(mediaError("ws", "no answer from the media server"));
+      }, WS_TIMEOUT_MS);
+      const session = new Janus({
+        server: janusUrl(access.janus_url),
+        token: access.core_token,
+        success: () => {
+          if (settled) {
+            // Too late: this attempt was given up already.
+            session.destroy({ cleanupHandles: true });
+            return;
+          }
+          up = true;
+          settled = true;
+          clearTimeout(timer);
+          resolve(session);
+        },
+        error: (err) => {
+          if (up) {
+            this.lost(String(err));
+          } else if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            reject(mediaError("ws", String(err)));
+          }
+        },
+      });
+    });
+  }
+
+  // `code`: "ice" when the first PeerConnection never came up, else null (a plain drop).
+  lost(why, code = null) {
+    if (this.isLost || this.stopped) return;
     this.isLost = true;
-    this.dispatchEvent(new CustomEvent("lost", { detail: why }));
+    if (!code && this.iceArmed) code = "ice";
+    this.dispatchEvent(new CustomEvent("lost", { detail: { why, code } }));
+  }
+
+  // The first offer/answer was sent: its PeerConnection must be up within ICE_TIMEOUT_MS.
+  armIce() {
+    if (this.iceOk || this.iceArmed) return;
+    this.iceArmed = true;
+    this.iceTimer = setTimeout(() => this.lost("ICE did not connect in time", "ice"), ICE_TIMEOUT_MS);
+  }
+
+  iceUp() {
+    clearTimeout(this.iceTimer);
+    this.iceArmed = false;
+    if (this.iceOk) return;
+    this.iceOk = true;
+    this.dispatchEvent(new CustomEvent("connected"));
   }
 
   async stop() {
+    this.stopped = true;
     clearInterval(this.statsTimer);
+    clearTimeout(this.iceTimer);
+    this.iceArmed = false;
     const session = this.session;
     this.session = this.pub = this.sub = this.screen = null;
     this.publishers.clear();
@@ -129,10 +227,14 @@ export class Media extends EventTarget {
     if (session) {
       await new Promise((resolve) => session.destroy({ cleanupHandles: true, success: resolve, error: resolve }));
     }
+    // janus.js stops what it published; this also covers what it never got.
+    for (const t of [this.tracks.audio, this.tracks.video]) t?.stop();
   }
 
   // --- publishing ------------------------------------------------------------------------
 
+  // Joins the room as a publisher in any case (its events list who publishes what), and
+  // publishes what was acquired; with neither camera nor microphone it publishes nothing.
   async publishCamera() {
     const inbox = new Inbox();
     const handle = await attach(this.session, {
@@ -146,6 +248,8 @@ export class Media extends EventTarget {
       },
       webrtcState: (up) => {
         if (up) {
+          this.iceUp();
+          this.publishedUp = true;
           this.dispatchEvent(new CustomEvent("published", { detail: { feed: this.access.feed } }));
           this.applyMic();
         } else this.lost("publisher PeerConnection closed");
@@ -169,25 +273,19 @@ export class Media extends EventTarget {
       },
     });
     const { msg } = await inbox.wait((m) => m.videoroom === "joined");
-    this.addPublishers(msg.publishers || []);
-    const tracks = [
-      { type: "audio", capture: this.devices.audio ? { deviceId: { exact: this.devices.audio } } : true, recv: false },
-      {
-        type: "video",
-        capture: this.devices.video ? { deviceId: { exact: this.devices.video } } : true,
-        recv: false,
-        simulcast: true,
-      },
-    ];
-    let jsep;
-    try {
-      jsep = await offer(handle, { tracks });
-    } catch (err) {
-      // No camera (or refused): publish the microphone alone rather than nothing.
-      jsep = await offer(handle, { tracks: [tracks[0]] });
-      this.dispatchEvent(new CustomEvent("problem", { detail: gettext("Camera not available: sending sound only.") }));
+    const subscribing = this.addPublishers(msg.publishers || []);
+    if (this.receiveOnly) {
+      // Receive-only: watch, answer roll call, vote. Its first PeerConnection is the
+      // subscriber's: wait for it to be offered, so its ICE check is armed from the start.
+      await subscribing;
+      return;
     }
+    const tracks = [];
+    if (this.tracks.audio) tracks.push({ type: "audio", capture: this.tracks.audio, recv: false });
+    if (this.tracks.video) tracks.push({ type: "video", capture: this.tracks.video, recv: false, simulcast: true });
+    const jsep = await offer(handle, { tracks });
     handle.send({ message: { request: "publish" }, jsep });
+    this.armIce();
     await inbox.wait((m, j) => m.configured === "ok" || !!j);
   }
 
@@ -208,7 +306,7 @@ export class Media extends EventTarget {
 
   addPublishers(list) {
     for (const p of list) this.publishers.set(p.id, (p.streams || []).filter((s) => !s.disabled));
-    this.reconcile();
+    return this.reconcile();
   }
 
   // Whether the operator wants the mic on; it only opens when the server allows it.
@@ -219,31 +317,43 @@ export class Media extends EventTarget {
   }
 
   applyMic() {
-    if (!this.pub) return;
+    if (!this.pub || !this.tracks.audio) return;
     const open = this.micWanted && this.micAllowed;
     if (open && this.pub.isAudioMuted()) this.pub.unmuteAudio();
     if (!open && !this.pub.isAudioMuted()) this.pub.muteAudio();
   }
 
   setCamera(on) {
-    if (!this.pub) return;
+    if (!this.pub || !this.tracks.video) return;
     if (on) this.pub.unmuteVideo();
     else this.pub.muteVideo();
   }
 
+  // Another device of a kind we publish: replace the track in place (no renegotiation).
+  // Returns false when this kind is not published (the keeper then starts again).
   async useDevice(kind, deviceId) {
     this.devices[kind] = deviceId;
-    if (!this.pub) return;
-    const pc = this.pub.webrtcStuff.pc;
+    const pc = this.pub?.webrtcStuff?.pc;
     const transceiver = pc?.getTransceivers().find((t) => t.sender?.track?.kind === kind);
-    if (!transceiver) return;
+    if (!transceiver) return false;
+    const { track, status } = await acquireKind(kind, deviceId);
+    if (!track) throw new Error(interpolate(gettext("That device cannot be used (%s)."), [status]));
+    const old = transceiver.sender.track;
     await new Promise((resolve, reject) =>
       this.pub.replaceTracks({
-        tracks: [{ type: kind, mid: transceiver.mid, capture: { deviceId: { exact: deviceId } }, simulcast: kind === "video" }],
+        tracks: [{ type: kind, mid: transceiver.mid, capture: track, simulcast: kind === "video" }],
         success: resolve,
         error: reject,
       }),
     );
+    if (old && old !== track) {
+      this.pub.webrtcStuff.myStream?.removeTrack(old);
+      old.stop();
+    }
+    this.tracks[kind] = track;
+    track.addEventListener("ended", () => this.dispatchEvent(new CustomEvent("trackended", { detail: kind })));
+    if (kind === "audio") this.applyMic();
+    return true;
   }
 
   async startScreen() {
@@ -399,6 +509,9 @@ export class Media extends EventTarget {
         if (!taken && msg.error_code) this.dispatchEvent(new CustomEvent("problem", { detail: msg.error }));
       },
       onremotetrack: (track, mid, on) => this.onRemoteTrack(track, mid, on),
+      webrtcState: (up) => {
+        if (up) this.iceUp();
+      },
       iceState: (state) => {
         if (state === "failed") this.lost("subscriber ICE failed");
       },
@@ -416,6 +529,7 @@ export class Media extends EventTarget {
     });
     const { jsep } = await inbox.wait((m, j) => m.videoroom === "attached" && !!j);
     await this.answerSub(jsep);
+    this.armIce(); // the first PeerConnection of a receive-only page
   }
 
   async answerSub(jsep) {
@@ -506,61 +620,175 @@ export function grade({ rtt, loss }) {
   return "good";
 }
 
+// The cameras and microphones the browser lists now, as one comparable string.
+async function deviceList() {
+  try {
+    const devices = await globalThis.navigator.mediaDevices.enumerateDevices();
+    return devices
+      .filter((d) => d.kind === "audioinput" || d.kind === "videoinput")
+      .map((d) => `${d.kind}:${d.deviceId}`)
+      .sort()
+      .join(",");
+  } catch {
+    return "";
+  }
+}
+
+// Seconds between attempts: 2, 4, 8, 16, 30, 30… (back to 2 after a success).
+export const RETRY_STEPS_MS = [2000, 4000, 8000, 16000, 30000];
+// A session that stays up this long counts as a success even without a PeerConnection
+// (longer than ICE_TIMEOUT_MS, so a page whose ICE fails never resets its back-off).
+export const STABLE_MS = 20000;
+
+export function retryDelay(attempt) {
+  return RETRY_STEPS_MS[Math.min(attempt, RETRY_STEPS_MS.length - 1)];
+}
+
 // Keeps one Media session going while the meeting is live: starts it with fresh access
-// from the server, restarts it 2 s after it is lost (Janus restarted, ICE failed), stops it
-// when the meeting is not live. Pages listen for "created" (to add their own listeners),
-// "started", "failed", "restarting" and "stopped".
+// from the server, restarts it with capped exponential back-off after it is lost or fails
+// (Janus restarted, WebSocket unreachable, ICE failed), stops it when the meeting is not
+// live, and starts again at once to retry the devices (button, a device plugged in).
+// Exposes `status` (the devices: {camera, microphone, receiveOnly}), `failure` ("ws",
+// "ice", "error", "lost" or null) and `problem` ("ws", "ice" or null). Pages listen for
+// "created" (to add their own listeners), "started", "failed", "change" (status or failure)
+// and "stopped".
 export class MediaKeeper extends EventTarget {
-  constructor(control, display) {
+  constructor(control, display, { makeMedia = (name) => new Media(name) } = {}) {
     super();
     this.control = control;
     this.display = display;
+    this.makeMedia = makeMedia;
     this.media = null;
-    this.starting = false;
     this.timer = null;
+    this.attempt = 0;
+    this.failure = null;
+    this.failMessage = "";
+    this.retryAt = null;
+    this.status = null;
+    this.devices = { audio: null, video: null };
+    const md = globalThis.navigator?.mediaDevices;
+    md?.addEventListener?.("devicechange", () => this.devicesChanged());
+  }
+
+  get problem() {
+    return this.failure === "ws" || this.failure === "ice" ? this.failure : null;
+  }
+
+  get live() {
+    return this.control.state?.meeting.status === "live";
   }
 
   follow(live) {
     if (live) this.ensure();
-    else if (this.media) this.stop();
+    else if (this.media || this.timer) this.stop();
   }
 
   async ensure() {
-    if (this.media || this.starting) return;
-    this.starting = true;
-    const m = new Media(this.display());
-    m.addEventListener("lost", () => this.restartSoon());
-    m.addEventListener("published", () => this.control.send("media.published"));
+    // `media` is set at once, so one session at a time; a failed one stays until its retry.
+    if (this.media || this.timer) return;
+    const m = this.makeMedia(this.display());
+    m.devices = { ...this.devices };
+    this.media = m;
+    m.addEventListener("lost", (e) => this.media === m && this.fail(e.detail.code, e.detail.why));
+    m.addEventListener("connected", () => this.media === m && this.succeeded());
+    m.addEventListener("mediastatus", (e) => this.media === m && this.setStatus(e.detail));
+    m.addEventListener("trackended", () => this.media === m && this.retrySoon());
+    m.addEventListener("published", () => this.control.send("media.published").catch(() => {}));
     m.addEventListener("screenstopped", () => this.control.send("screen.set", { sharing: false }).catch(() => {}));
     this.dispatchEvent(new CustomEvent("created", { detail: m }));
     try {
       const access = await this.control.send("media.access");
-      this.media = m;
+      if (this.media !== m) return;
       await m.start(access);
+      if (this.media !== m || this.timer) return; // stopped, or lost while starting
+      // The server was reached; "ice" holds until a PeerConnection comes up.
+      if (!(this.failure === "ice" && m.iceArmed)) this.setFailure(null);
+      clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => {
+        if (this.media === m && !this.timer) this.attempt = 0;
+      }, STABLE_MS);
       this.dispatchEvent(new CustomEvent("started", { detail: m }));
     } catch (err) {
-      this.media = m;
-      this.dispatchEvent(new CustomEvent("failed", { detail: err.message || String(err) }));
-      this.restartSoon();
-    } finally {
-      this.starting = false;
+      if (this.media === m) this.fail(err.code || "error", err.message || String(err));
     }
   }
 
-  restartSoon() {
+  succeeded() {
+    this.attempt = 0;
+    this.setFailure(null);
+  }
+
+  fail(code, message = "") {
     if (this.timer) return;
-    this.dispatchEvent(new CustomEvent("restarting"));
-    this.timer = setTimeout(async () => {
-      this.timer = null;
-      await this.stop();
-      if (this.control.state?.meeting.status === "live") this.ensure();
-    }, 2000);
+    const retryMs = retryDelay(this.attempt);
+    this.attempt += 1;
+    clearTimeout(this.stableTimer);
+    this.failMessage = message;
+    this.retryAt = Date.now() + retryMs;
+    this.setFailure(code || "lost");
+    this.dispatchEvent(new CustomEvent("failed", { detail: { code: this.failure, message, retryMs } }));
+    this.timer = setTimeout(() => this.restart(), retryMs);
+  }
+
+  async restart() {
+    this.timer = null;
+    await this.stop({ keep: true });
+    if (this.live) this.ensure();
+  }
+
+  // The button "Try camera and microphone again", or a device plugged in: start again now.
+  async retryDevices() {
+    clearTimeout(this.timer);
+    clearTimeout(this.soon);
+    this.timer = null;
+    this.attempt = 0;
+    await this.stop({ keep: true });
+    if (this.live) this.ensure();
+  }
+
+  retrySoon() {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => this.retryDevices(), 1500);
+  }
+
+  // A device came or went: worth a new try if a track we send ended, or if the list of
+  // devices really changed (not merely became readable) while something is missing.
+  async devicesChanged() {
+    if (!this.media || !this.status) return;
+    const list = await deviceList();
+    const changed = list !== this.knownDevices;
+    this.knownDevices = list;
+    const ended = Object.values(this.media?.tracks || {}).some((t) => t && t.readyState === "ended");
+    const missing = this.status.camera !== "ok" || this.status.microphone !== "ok";
+    if (ended || (changed && missing)) this.retrySoon();
+  }
+
+  // Choose a camera or microphone; kept across restarts.
+  async useDevice(kind, deviceId) {
+    this.devices[kind] = deviceId;
+    const m = this.media;
+    if (m && m.tracks?.[kind] && (await m.useDevice(kind, deviceId))) return;
+    await this.retryDevices();
+  }
+
+  setStatus(status) {
+    const same = JSON.stringify(status) === JSON.stringify(this.status);
+    this.status = status;
+    deviceList().then((list) => (this.knownDevices = list));
+    if (!same) this.dispatchEvent(new CustomEvent("change"));
+  }
+
+  setFailure(code) {
+    if (code === this.failure) return;
+    this.failure = code;
+    if (!code) this.retryAt = null;
+    this.dispatchEvent(new CustomEvent("change"));
   }
 
   // Start or stop sharing this page's screen (slides); resolves to whether it is now shared.
   async toggleScreen() {
     const m = this.media;
-    if (!m) return false;
+    if (!m || !m.session) return false;
     if (m.screen) {
       m.stopScreen();
       return false;
@@ -570,9 +798,21 @@ export class MediaKeeper extends EventTarget {
     return true;
   }
 
-  async stop() {
+  // `keep`: a restart — the last status and failure stay shown until the next session says
+  // otherwise; else (the meeting is not live) everything is cleared.
+  async stop({ keep = false } = {}) {
     const m = this.media;
     this.media = null;
+    if (!keep) {
+      clearTimeout(this.timer);
+      clearTimeout(this.soon);
+      clearTimeout(this.stableTimer);
+      this.timer = null;
+      this.attempt = 0;
+      this.status = this.failure = this.retryAt = null;
+      this.failMessage = "";
+      this.dispatchEvent(new CustomEvent("change"));
+    }
     if (m) await m.stop().catch(() => {});
     this.dispatchEvent(new CustomEvent("stopped"));
   }

@@ -2,15 +2,19 @@
 // operator. Opened from the site's join link; no password.
 
 import { Control } from "./control.js";
-import { MediaKeeper, grade } from "./media.js";
+import { MediaKeeper, grade, janusUrl } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
-import { $, h, number, play, renderChat, show, toast } from "./ui.js";
+import { pageProblem } from "./problems.js";
+import { $, h, number, play, renderChat, renderProblem, setBadge, show, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "site");
 let micOn = false;
 let camOn = true;
 let lastAllowed = false;
+// Camera and microphone need a secure context (https, or localhost): over plain http the
+// browser offers no devices, and the page says where the secure address is.
+const secure = window.isSecureContext !== false;
 
 const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s]));
 
@@ -58,14 +62,17 @@ function render() {
   if (!allowed) micOn = false;
   lastAllowed = allowed;
   keeper.media?.setMic(micOn, allowed);
+  const noMic = !!keeper.status && keeper.status.microphone !== "ok";
   const micBtn = $("#mic-btn");
-  micBtn.disabled = !allowed;
-  micBtn.textContent = !allowed
-    ? gettext("Microphone closed (wait for the chair)")
-    : micOn
-      ? gettext("Microphone ON — click to mute")
-      : gettext("Microphone muted — click to speak");
-  micBtn.className = `big ${allowed && micOn ? "on" : "off"}`;
+  micBtn.disabled = !allowed || noMic;
+  micBtn.textContent = noMic
+    ? gettext("No microphone: ask to speak in writing")
+    : !allowed
+      ? gettext("Microphone closed (wait for the chair)")
+      : micOn
+        ? gettext("Microphone ON — click to mute")
+        : gettext("Microphone muted — click to speak");
+  micBtn.className = `big ${allowed && micOn && !noMic ? "on" : "off"}`;
   // Floor request.
   const mine = (state.queue || []).findIndex((q) => q.site === you.site);
   const holding = state.floor?.site === you.site;
@@ -175,7 +182,7 @@ let selfStream = null;
 const keeper = new MediaKeeper(control, () => sitesById().get(control.you.site)?.code || "site");
 keeper.addEventListener("created", (e) => {
   const m = e.detail;
-  setMediaStatus(gettext("Connecting camera and microphone…"), "wait");
+  renderMedia();
   m.addEventListener("localtrack", (ev) => {
     const { track, on } = ev.detail;
     if (track.kind !== "video") return;
@@ -187,7 +194,7 @@ keeper.addEventListener("created", (e) => {
   });
   m.addEventListener("feed", placeStreams);
   m.addEventListener("feedgone", placeStreams);
-  m.addEventListener("published", () => setMediaStatus(gettext("Sending picture and sound"), "good"));
+  m.addEventListener("published", renderMedia);
   m.addEventListener("quality", (ev) => {
     const q = ev.detail;
     control.send("quality", q);
@@ -206,16 +213,73 @@ keeper.addEventListener("created", (e) => {
 keeper.addEventListener("started", (e) => {
   e.detail.setCamera(camOn);
   render();
+  renderMedia();
+  fillDevices();
 });
-keeper.addEventListener("failed", (e) => setMediaStatus(interpolate(gettext("Media failed: %s. Retrying…"), [e.detail]), "bad"));
-keeper.addEventListener("restarting", () => setMediaStatus(gettext("Media connection lost: reconnecting…"), "bad"));
-keeper.addEventListener("stopped", () => setMediaStatus(gettext("Media off"), "wait"));
+keeper.addEventListener("failed", renderMedia);
+keeper.addEventListener("stopped", renderMedia);
+keeper.addEventListener("change", () => {
+  renderMedia();
+  reportMedia();
+  if (control.state) render(); // the microphone button follows the devices
+});
 
-function setMediaStatus(text, kind) {
-  const el = $("#media-status");
-  el.textContent = text;
-  el.className = `connection ${kind}`;
+// What the media problem panel needs to say where to go and what the network must allow.
+function problemContext() {
+  let host = location.host;
+  try {
+    if (keeper.media?.access) host = new URL(janusUrl(keeper.media.access.janus_url)).host;
+  } catch {
+    /* keep the page's host */
+  }
+  return {
+    httpsUrl: config.https_url,
+    caUrl: config.ca_url,
+    httpsPort: config.https_port,
+    mediaIp: config.media_ip,
+    rtpPorts: config.rtp_ports,
+    host,
+    hq: false,
+  };
 }
+
+// The header badge (never blank) and the problem panel.
+function renderMedia() {
+  const m = keeper.media;
+  const s = keeper.status;
+  const f = keeper.failure;
+  let text;
+  let kind = "bad";
+  if (f === "ws") text = gettext("Media server unreachable: retrying…");
+  else if (f === "ice") text = gettext("Picture and sound cannot pass (UDP blocked): retrying…");
+  else if (f === "error" && keeper.failMessage) text = interpolate(gettext("Media failed: %s. Retrying…"), [keeper.failMessage]);
+  else if (f) text = gettext("Media connection lost: reconnecting…");
+  else if (!m) [text, kind] = [secure ? gettext("Media off") : gettext("Receiving only: not on the secure address"), "wait"];
+  else if (!s) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
+  else if (s.receiveOnly) [text, kind] = [gettext("Receiving only: no camera or microphone"), "warn"];
+  else if (!m.publishedUp) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
+  else if (s.camera !== "ok") [text, kind] = [gettext("Sending sound only (no camera)"), "good"];
+  else if (s.microphone !== "ok") [text, kind] = [gettext("Sending picture only (no microphone)"), "good"];
+  else [text, kind] = [gettext("Sending picture and sound"), "good"];
+  setBadge($("#media-status"), text, kind);
+  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext());
+  const noCamera = !!s && s.camera !== "ok";
+  const cam = $("#cam-btn");
+  cam.disabled = noCamera;
+  cam.textContent = noCamera ? gettext("No camera") : camOn ? gettext("Camera ON") : gettext("Camera OFF");
+  cam.className = `big ${camOn && !noCamera ? "on" : "off"}`;
+}
+
+// HQ's wall shows every site's devices and media problem: on every change, and every 5 s
+// so that a console opened later learns it at once.
+function reportMedia() {
+  const s = keeper.status;
+  if (!s || control.status !== "connected") return;
+  control
+    .send("media.status", { camera: s.camera, microphone: s.microphone, receive_only: s.receiveOnly, problem: keeper.problem })
+    .catch(() => {});
+}
+setInterval(reportMedia, 5000);
 
 // --- controls ---------------------------------------------------------------------------
 
@@ -235,9 +299,9 @@ $("#mic-btn").addEventListener("click", () => {
 $("#cam-btn").addEventListener("click", () => {
   camOn = !camOn;
   keeper.media?.setCamera(camOn);
-  $("#cam-btn").textContent = camOn ? gettext("Camera ON") : gettext("Camera OFF");
-  $("#cam-btn").className = `big ${camOn ? "on" : "off"}`;
+  renderMedia();
 });
+$("#media-retry").addEventListener("click", () => keeper.retryDevices());
 $("#floor-request-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act("floor.request", { topic: $("#floor-topic").value }, gettext("Request sent: wait for the chair."));
@@ -272,19 +336,25 @@ $("#fullscreen-btn").addEventListener("click", () => {
 async function fillDevices() {
   try {
     const devices = await navigator.mediaDevices.enumerateDevices();
+    const tracks = keeper.media?.tracks || {};
+    const using = { audioinput: tracks.audio?.getSettings?.().deviceId, videoinput: tracks.video?.getSettings?.().deviceId };
     for (const [kind, select] of [["audioinput", $("#mic-select")], ["videoinput", $("#cam-select")]]) {
       select.replaceChildren(
-        ...devices.filter((d) => d.kind === kind).map((d, i) => h("option", { value: d.deviceId }, d.label || `${kind} ${i + 1}`)),
+        ...devices
+          .filter((d) => d.kind === kind)
+          .map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === using[kind] }, d.label || `${kind} ${i + 1}`)),
       );
     }
   } catch {
     /* no permission yet: the lists fill after the first capture */
   }
 }
-$("#mic-select").addEventListener("change", (e) => keeper.media?.useDevice("audio", e.target.value).catch((err) => toast(err.message, "error")));
-$("#cam-select").addEventListener("change", (e) => keeper.media?.useDevice("video", e.target.value).catch((err) => toast(err.message, "error")));
+$("#mic-select").addEventListener("change", (e) => keeper.useDevice("audio", e.target.value).catch((err) => toast(err.message, "error")));
+$("#cam-select").addEventListener("change", (e) => keeper.useDevice("video", e.target.value).catch((err) => toast(err.message, "error")));
 navigator.mediaDevices?.addEventListener?.("devicechange", fillDevices);
 
+control.addEventListener("status", (e) => e.detail === "connected" && reportMedia());
 control.start();
+renderMedia();
 setTimeout(fillDevices, 3000);
 window.diemcau = { control, get media() { return keeper.media; } }; // for operators' debugging and tests

@@ -1,5 +1,7 @@
 // Docs: docs/live.md — small DOM helpers shared by the room page and the HQ console.
 
+import { explain } from "./problems.js";
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -63,4 +65,36 @@ export function renderChat(log, chat, sites) {
     }),
   );
   log.scrollTop = log.scrollHeight;
+}
+
+// Addresses in a sentence become links (the secure address, the CA page).
+function linkify(text) {
+  return text.split(/(https?:\/\/\S+?)(?=[,.;]?(?:\s|$))/).map((part, i) =>
+    i % 2 ? h("a", { href: part, target: "_top" }, part) : part,
+  );
+}
+
+// Problems the operator can fix at the PC, then press "Try camera and microphone again".
+const DEVICE_CODES = ["no-camera", "no-microphone", "no-devices", "denied", "busy"];
+
+// The media problem panel (#media-problem): hidden without a code; `data-code` is the code.
+export function renderProblem(code, ctx) {
+  const panel = $("#media-problem");
+  if (!panel) return;
+  panel.hidden = !code;
+  panel.dataset.code = code || "";
+  if (!code) return;
+  const p = explain(code, ctx);
+  panel.className = `media-problem ${p.level}`;
+  $(".problem-title", panel).textContent = p.title;
+  $(".problem-what", panel).textContent = p.what;
+  $(".problem-todo", panel).replaceChildren(...linkify(p.todo));
+  show($("#media-retry", panel), DEVICE_CODES.includes(code));
+}
+
+// The header's media badge: always says something.
+export function setBadge(el, text, kind) {
+  if (!el) return;
+  el.textContent = text || "…";
+  el.className = `connection ${kind}`;
 }

@@ -1,0 +1,115 @@
+// Docs: docs/live.md#media — static/live/problems.js: every media problem has a title, what
+// it means and what to do, with the server's own addresses and ports. Run: node --test tests/js/
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { CODES, explain, pageProblem, tileBadge } from "../../src/diemcau/live/static/live/problems.js";
+
+// Django's JavaScript catalog (views/templates/i18n_catalog.js), untranslated.
+globalThis.gettext = (s) => s;
+globalThis.interpolate = (fmt, obj, named) =>
+  named
+    ? fmt.replace(/%\(\w+\)s/g, (match) => String(obj[match.slice(2, -2)]))
+    : fmt.replace(/%s/g, () => String(obj.shift()));
+
+const ctx = {
+  httpsUrl: "https://10.20.0.5:8443/join/7/CSDN/tok/",
+  caUrl: "http://10.20.0.5/ca/",
+  host: "media.example.vn:8443",
+  httpsPort: 8443,
+  mediaIp: "10.20.0.5",
+  rtpPorts: "40000-40999",
+};
+
+describe("explain", () => {
+  for (const hq of [false, true]) {
+    for (const code of [...CODES, "something-else"]) {
+      test(`${code}${hq ? " (HQ)" : ""} has a title, what and todo`, () => {
+        const p = explain(code, { ...ctx, hq });
+        for (const key of ["title", "what", "todo"]) {
+          assert.equal(typeof p[key], "string", key);
+          assert.ok(p[key].trim().length > 0, key);
+          assert.doesNotMatch(p[key], /%\(|%s/, `${key} is fully interpolated`);
+        }
+        assert.ok(["info", "warn", "bad"].includes(p.level));
+      });
+    }
+  }
+
+  test("insecure: the secure address and the CA page", () => {
+    const p = explain("insecure", ctx);
+    assert.match(p.todo, /https:\/\/10\.20\.0\.5:8443\/join\/7\/CSDN\/tok\//);
+    assert.ok(p.todo.includes(ctx.caUrl));
+  });
+
+  test("ws: the server and its HTTPS port", () => {
+    for (const hq of [false, true]) {
+      const p = explain("ws", { ...ctx, hq });
+      const text = `${p.what} ${p.todo}`;
+      assert.ok(text.includes("media.example.vn:8443"));
+      assert.ok(p.todo.includes("TCP port 8443"));
+    }
+  });
+
+  test("ice: UDP to the media address and the RTP ports", () => {
+    for (const hq of [false, true]) {
+      const p = explain("ice", { ...ctx, hq });
+      assert.ok(p.todo.includes("UDP"));
+      assert.ok(p.todo.includes("10.20.0.5"));
+      assert.ok(p.todo.includes("40000-40999"));
+    }
+  });
+
+  test("device problems point at the button", () => {
+    for (const code of ["no-camera", "no-microphone", "no-devices", "denied", "busy"]) {
+      assert.ok(explain(code, ctx).todo.includes("Try camera and microphone again"), code);
+    }
+  });
+
+  test("HQ without a camera: one calm notice", () => {
+    for (const code of ["no-devices", "no-camera"]) {
+      const p = explain(code, { ...ctx, hq: true });
+      assert.equal(p.level, "info");
+      assert.equal(p.title, "No camera on this PC");
+      assert.match(p.what, /watch and run the meeting; sites do not see HQ's picture/);
+    }
+  });
+
+  test("a receive-only site is told what it still can do", () => {
+    const p = explain("no-devices", ctx);
+    assert.match(p.what, /roll call/);
+    assert.match(p.what, /vote/);
+  });
+});
+
+describe("pageProblem", () => {
+  const missing = { camera: "missing", microphone: "missing", receiveOnly: true };
+  test("not on https first", () => assert.equal(pageProblem({ secure: false, problem: "ws", status: missing }), "insecure"));
+  test("then the network", () => {
+    assert.equal(pageProblem({ problem: "ws", status: missing }), "ws");
+    assert.equal(pageProblem({ problem: "ice", status: missing }), "ice");
+  });
+  test("then the devices", () => assert.equal(pageProblem({ status: missing }), "no-devices"));
+  test("nothing to say", () => {
+    assert.equal(pageProblem({ status: { camera: "ok", microphone: "ok", receiveOnly: false } }), null);
+    assert.equal(pageProblem({}), null);
+  });
+});
+
+describe("tileBadge", () => {
+  const base = { camera: "ok", microphone: "ok", receive_only: false, problem: null };
+  const cases = [
+    [null, "unknown", ""],
+    [base, "ok", ""],
+    [{ ...base, camera: "missing" }, "no-camera", "no camera"],
+    [{ ...base, microphone: "missing" }, "no-microphone", "no microphone"],
+    [{ camera: "missing", microphone: "missing", receive_only: true, problem: null }, "receive-only", "receive only (no camera or microphone)"],
+    [{ ...base, camera: "denied" }, "denied", "camera blocked"],
+    [{ ...base, problem: "ws" }, "ws", "media server unreachable"],
+    [{ camera: "missing", microphone: "missing", receive_only: true, problem: "ice" }, "ice", "UDP blocked"],
+  ];
+  for (const [status, code, text] of cases) {
+    test(`${JSON.stringify(status)} → ${code}`, () => assert.deepEqual(tileBadge(status), { code, text }));
+  }
+});

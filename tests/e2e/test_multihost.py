@@ -174,6 +174,14 @@ def launch(
     return browser
 
 
+def snap(page: Any, name: str) -> None:
+    """Keep a picture of the page when DIEMCAU_TEST_SHOTS names a folder (for people)."""
+    folder = os.environ.get("DIEMCAU_TEST_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
 def new_page(browser: Any) -> Any:
     return browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN").new_page()
 
@@ -245,7 +253,9 @@ def test_a_browser_that_does_not_trust_the_ca_is_sent_to_ca_and_gets_the_certifi
     link = page.locator("a[href$='/ca/']").first
     assert link.is_visible()
     link.click()
+    snap(page, "continue-untrusted")
     page.wait_for_url("**/ca/")
+    snap(page, "ca-page")
     fingerprint = (
         meeting.manage(
             "shell",
@@ -279,6 +289,7 @@ def test_roll_call_across_hosts_counts_a_site_without_devices(meeting: Bed) -> N
     )
     # HQ has no camera either: no pile of error toasts, the chair runs the meeting.
     assert hq.locator(".toast.error").count() == 0
+    snap(c, "site-no-devices")
     hq.click("#roll-open")
     for page, count in ((a, 27), (b, 31), (c, 12)):
         page.wait_for_selector("#rollcall:not([hidden])")
@@ -333,6 +344,14 @@ def test_a_site_whose_udp_is_blocked_is_told_so_and_hq_sees_it(
     assert time.monotonic() - started < 20
     text = page.inner_text("#media-problem")
     assert "UDP" in text and "40000-40999" in text
+    # The header badge says it too, readably (never a blank badge).
+    badge = page.locator("#media-status")
+    assert "UDP" in badge.inner_text()
+    colours = badge.evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+    assert colours[0] != colours[1], colours
+    snap(page, "site-udp-blocked")
     hq = meeting.pages["HQ"]
     tile_d = f".tile[data-site='{meeting.sites['D']}'] [data-media]"
     wait_until(
@@ -340,6 +359,7 @@ def test_a_site_whose_udp_is_blocked_is_told_so_and_hq_sees_it(
         timeout=15,
         what="HQ's tile of D says UDP is blocked",
     )
+    snap(hq, "hq-console")
     site.restore()
     page.context.close()
 

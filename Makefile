@@ -11,7 +11,7 @@ PYTHON    ?= $(shell for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versio
                 if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
 PY        := $(VENV)/bin/python
 APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext fonts-dejavu-core caddy iproute2
-APT_TEST  := chromium libnss3-tools nftables
+APT_TEST  := chromium libnss3-tools nftables curl
 TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
 
 export DIEMCAU_DATA_DIR ?= $(abspath $(DATA_DIR))
@@ -72,6 +72,8 @@ test: deps-test messages ## install the same, then run the whole suite (SQLite, 
 # Browser tests run on their own: Playwright's sync API keeps an event loop running in the
 # main thread, which the asyncio tests of the same process cannot share.
 test-sqlite:
+	@command -v node >/dev/null || { echo "Node.js 20 or newer is needed for the browser modules' tests (node --test)"; exit 1; }
+	node --test tests/js/
 	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/unit tests/integration
 	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/e2e
 

@@ -48,7 +48,7 @@ start = timezone.now()
 m = save_meeting(Meeting(title='Hội nghị nhiều máy', start=start, end=start + timedelta(hours=2),
                          main_site=Site.objects.get(kind='main')),
                  sites=invited_sites(all_sites=True), agenda=None, by=None)
-codes = {'A': 'CSDN', 'B': 'CSDT', 'C': 'CSBL', 'D': 'CSQT'}
+codes = {'A': 'CSDN', 'B': 'CSDT', 'C': 'CSBL', 'D': 'CSQT', 'E': 'CSSL'}
 print(json.dumps({'meeting': m.pk,
                   'links': {k: join_path(m.invitations.get(site__code=c)) for k, c in codes.items()},
                   'sites': {k: m.invitations.get(site__code=c).site_id for k, c in codes.items()}}))
@@ -240,13 +240,12 @@ def test_http_join_link_continues_to_https_once_the_browser_trusts_the_ca(
     page.context.close()
 
 
-def test_a_browser_that_does_not_trust_the_ca_is_sent_to_ca_and_gets_the_certificate_there(
-    bed: Bed, playwright: Any
+def test_a_pc_that_does_not_trust_the_ca_installs_it_from_ca_and_then_joins_with_camera(
+    meeting: Bed, playwright: Any
 ) -> None:
-    meeting = bed
     browser = launch(meeting, playwright, "B", trusted=False)
     page = new_page(browser)
-    page.goto(f"http://{meeting.net.server.ip}{meeting.links['B']}")
+    page.goto(f"http://{meeting.net.server.ip}{meeting.links['E']}")
     # The trust check fails: the page stays and explains, pointing at /ca/.
     page.wait_for_timeout(3000)
     assert page.url.startswith("http://")
@@ -269,12 +268,28 @@ def test_a_browser_that_does_not_trust_the_ca_is_sent_to_ca_and_gets_the_certifi
     assert fingerprint in page.inner_text("body")
     with page.expect_download() as download:
         page.click("a[href$='.crt']")
-    saved = Path(download.value.path())
+    saved = meeting.data_dir.parent / "diemcau-ca.crt"
+    download.value.save_as(saved)
     assert saved.read_bytes() == meeting.server.ca_file.read_bytes()
     # Its own certificate warning is the browser's, and we do not bypass it.
     with pytest.raises(Exception, match="ERR_CERT"):
-        page.goto(meeting.url + meeting.links["B"])
+        page.goto(meeting.url + meeting.links["E"])
     page.context.close()
+    # The IT officer installs the downloaded file as /ca/ says (Ubuntu/Chromium: certutil into
+    # the browser's NSS store); the same PC then joins with camera and microphone.
+    home = meeting.data_dir.parent / "browser-E-installed" / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    trust_ca(home, saved)
+    wrapper = chromium_wrapper(meeting.net.sites["B"], home.parent, home=home)
+    browser = playwright.chromium.launch(
+        executable_path=str(wrapper), headless=True, args=CHROMIUM_ARGS
+    )
+    meeting.browsers["E-installed"] = browser
+    room = new_page(browser)
+    room.goto(meeting.url + meeting.links["E"])
+    room.wait_for_selector("#media-status.good", timeout=30000)
+    assert room.evaluate("window.isSecureContext")
+    room.context.close()
 
 
 def test_roll_call_across_hosts_counts_a_site_without_devices(meeting: Bed) -> None:

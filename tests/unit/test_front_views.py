@@ -159,13 +159,13 @@ def test_publicly_trusted_certificate_has_nothing_to_install(
     set_mode(settings, "acme", domain="meet.example.vn")
     make_root(front.ca_root)  # left over from an internal-CA past: not offered
     html = body(client.get(reverse("front:ca"), HTTP_HOST="meet.example.vn"))
-    assert "publicly trusted certificate" in html
+    assert "tin cậy công khai" in html  # Vietnamese first: "publicly trusted"
     assert 'href="https://meet.example.vn/"' in html
     assert "diemcau-ca.crt" not in html
     for name in ("front:ca_cert", "front:ca_cert_der"):
         response = client.get(reverse(name))
         assert response.status_code == 404
-        assert "nothing to install" in body(response)
+        assert "không cần cài đặt gì" in body(response)  # "nothing to install"
 
 
 def test_organisation_certificate_sends_people_to_their_it_department(
@@ -173,7 +173,7 @@ def test_organisation_certificate_sends_people_to_their_it_department(
 ) -> None:
     set_mode(settings, "own", tls_cert="/etc/ssl/org.pem", tls_key="/etc/ssl/org.key")
     html = body(client.get(reverse("front:ca")))
-    assert "IT department" in html
+    assert "bộ phận CNTT" in html  # Vietnamese first: "the IT department"
     assert "diemcau-ca.crt" not in html
     assert client.get(reverse("front:ca_cert")).status_code == 404
 

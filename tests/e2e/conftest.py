@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,15 +117,21 @@ def browser_home(installation: Installation, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
-def browser(browser_home: Path) -> Iterator[object]:
+def playwright() -> Iterator[Any]:
+    """One Playwright for the whole run: its sync API allows only one at a time."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            env={**os.environ, "HOME": str(browser_home)},
-        )
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(browser_home: Path, playwright: Any) -> Iterator[object]:
+    b = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        env={**os.environ, "HOME": str(browser_home)},
+    )
+    yield b
+    b.close()

@@ -109,14 +109,6 @@ def _server_answers(host: Host, server: ServeProcess) -> Callable[[], bool]:
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 def bed(tmp_path_factory: pytest.TempPathFactory, playwright: Any) -> Iterator[Bed]:
     problem = netbed_available()
     if problem:

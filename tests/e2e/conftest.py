@@ -78,6 +78,15 @@ class Installation:
         ).stdout
 
 
+def log_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Log in through the login form, as a person does, and land on the meetings list."""
+    page.goto(base_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/meetings/$"))
+
+
 @pytest.fixture(scope="session")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     data_dir = tmp_path_factory.mktemp("e2e-data")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.e2e.conftest import Installation
+from tests.e2e.conftest import Installation, log_in
 
 LIVE_ROOM = (
     "from diemcau.meetings.models import Meeting; "
@@ -16,11 +16,7 @@ ROOM_EXISTS = "from diemcau.live.rooms import room_exists; print(room_exists(%d)
 
 
 def _login(page: Any, inst: Installation, username: str) -> None:
-    page.goto(inst.url + "/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", inst.passwords[username])
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/meetings/$"))
+    log_in(page, inst.url, username, inst.passwords[username])
 
 
 def test_chair_starts_and_ends_a_meeting_and_a_site_joins_by_link(

@@ -15,7 +15,7 @@ import pytest
 
 from diemcau.media.client import JanusClient
 from diemcau.media.testing import Subscriber, subscribe
-from tests.e2e.conftest import Installation
+from tests.e2e.conftest import Installation, log_in
 
 LINKS = """
 import json
@@ -85,11 +85,7 @@ def meeting_pages(installation: Installation, browser: Any) -> Any:
     links = json.loads(installation.manage("shell", "-c", LINKS).strip().splitlines()[-1])
     args = {"viewport": {"width": 1400, "height": 900}, "locale": "vi-VN"}
     hq = browser.new_context(**args).new_page()
-    hq.goto(installation.url + "/accounts/login/")
-    hq.fill("input[name=username]", "chutri")
-    hq.fill("input[name=password]", installation.passwords["chutri"])
-    hq.click("button[type=submit]")
-    hq.wait_for_url("**/meetings/")
+    log_in(hq, installation.url, "chutri", installation.passwords["chutri"])
     hq.goto(f"{installation.url}/live/{links['meeting']}/console/")
     hq.locator("#start-form button").click()
     hq.wait_for_selector("#meeting-status.live")

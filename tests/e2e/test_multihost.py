@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from diemcau.serveprocess import ServeProcess
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, log_in
 from tests.e2e.test_live_meeting import frames_advance, state, wait_until
 from tests.netbed import Host, NetBed, chromium_wrapper, netbed_available, trust_ca
 
@@ -182,11 +182,7 @@ def new_page(browser: Any) -> Any:
 def meeting(bed: Bed, playwright: Any) -> Bed:
     """HQ (no camera) starts the meeting; A and B join with camera, C without any device."""
     hq = new_page(launch(bed, playwright, "HQ", devices=False))
-    hq.goto(bed.url + "/accounts/login/")
-    hq.fill("input[name=username]", "chutri")
-    hq.fill("input[name=password]", bed.passwords["chutri"])
-    hq.click("button[type=submit]")
-    hq.wait_for_url("**/meetings/")
+    log_in(hq, bed.url, "chutri", bed.passwords["chutri"])
     hq.goto(f"{bed.url}/live/{bed.meeting}/console/")
     hq.locator("#start-form button").click()
     hq.wait_for_selector("#meeting-status.live")

@@ -8,7 +8,7 @@ import io
 import re
 from typing import Any
 
-from tests.e2e.conftest import Installation
+from tests.e2e.conftest import Installation, log_in
 
 HELD = "Thông báo nhanh kết quả Đại hội Đảng bộ Tập đoàn (demo, đã họp)"
 
@@ -29,11 +29,7 @@ def test_chair_downloads_minutes_and_savings_report_of_a_held_meeting(
     from pypdf import PdfReader
 
     page = browser.new_context(locale="vi-VN", accept_downloads=True).new_page()
-    page.goto(installation.url + "/accounts/login/")
-    page.fill("input[name=username]", "chutri")
-    page.fill("input[name=password]", installation.passwords["chutri"])
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/meetings/$"))
+    log_in(page, installation.url, "chutri", installation.passwords["chutri"])
     page.click(f"a:text-is('{HELD}')")
     page.wait_for_url(re.compile(r".*/meetings/\d+/$"))
 

@@ -22,7 +22,6 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
@@ -34,6 +33,7 @@ from diemcau.live.models import Attendance, RollCall
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.meetings.services import save_meeting
 from diemcau.orgs.models import Site
+from tests.asgisocket import websocket_scope
 from tests.conftest import MakeUser, Org
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,18 +50,8 @@ class WebsocketCommunicator:
     """channels.testing.WebsocketCommunicator, which cannot be imported here: the
     channels.testing package also imports daphne, which this project does not install."""
 
-    def __init__(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-        scope = {
-            "type": "websocket",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "subprotocols": [],
-            "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80),
-        }
-        self.app = _ApplicationCommunicator(application, scope)
+    def __init__(self, path: str, cookie: str | None) -> None:
+        self.app = _ApplicationCommunicator(application, websocket_scope(path, cookie))
 
     async def connect(self, timeout: float) -> bool:
         await self.app.send_input({"type": "websocket.connect"})
@@ -157,11 +147,7 @@ class LiveMeeting:
     pages: list[Page] = field(default_factory=list)
 
     async def connect(self, path: str, cookie: str | None) -> WebsocketCommunicator:
-        # The page's own origin: the HTTPS front's address (ALLOWED_HOSTS is no longer "*").
-        headers = [(b"origin", django_settings.FRONT.origin().encode())]
-        if cookie is not None:
-            headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        comm = WebsocketCommunicator(path, headers)
+        comm = WebsocketCommunicator(path, cookie)
         assert await comm.connect(timeout=TIMEOUT)
         return comm
 

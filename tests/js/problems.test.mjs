@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { CODES, explain, pageProblem, tileBadge } from "../../src/diemcau/live/static/live/problems.js";
+import { CODES, explain, mediaBadge, pageProblem, problemContext, tileBadge } from "../../src/diemcau/live/static/live/problems.js";
 
 // Django's JavaScript catalog (views/templates/i18n_catalog.js), untranslated.
 globalThis.gettext = (s) => s;
@@ -112,4 +112,42 @@ describe("tileBadge", () => {
   for (const [status, code, text] of cases) {
     test(`${JSON.stringify(status)} → ${code}`, () => assert.deepEqual(tileBadge(status), { code, text }));
   }
+});
+
+describe("mediaBadge", () => {
+  const ok = { camera: "ok", microphone: "ok", receiveOnly: false };
+  const cases = [
+    [{ failure: "ice", media: {}, status: ok }, {}, "UDP blocked", "bad"],
+    [{ failure: "ws", media: {}, status: ok }, {}, "unreachable", "bad"],
+    [{ media: null }, { secure: false }, "not on the secure address", "wait"],
+    [{ media: {}, status: { ...ok, camera: "missing", microphone: "missing", receiveOnly: true } }, {}, "no camera or microphone", "warn"],
+    [{ media: {}, status: { ...ok, camera: "missing", microphone: "missing", receiveOnly: true } }, { hq: true }, "no camera on this PC", "wait"],
+    [{ media: { publishedUp: true }, status: { ...ok, camera: "missing" } }, {}, "sound only", "good"],
+    [{ media: { publishedUp: true }, status: ok }, {}, "picture and sound", "good"],
+  ];
+  for (const [keeper, opts, words, kind] of cases) {
+    test(`${words} (${kind})`, () => {
+      const [text, k] = mediaBadge(keeper, opts);
+      assert.ok(text.includes(words), text);
+      assert.equal(k, kind);
+    });
+  }
+  test("never blank", () => {
+    for (const [keeper, opts] of cases) assert.ok(mediaBadge(keeper, opts)[0].trim().length > 0);
+  });
+});
+
+describe("problemContext", () => {
+  const config = { https_url: "https://10.0.0.5/", ca_url: "http://10.0.0.5/ca/", https_port: 443, media_ip: "10.0.0.5", rtp_ports: "20000-40000" };
+  const loc = { host: "10.0.0.5", protocol: "https:" };
+  test("a relative Janus address is the page's own host", () => {
+    assert.equal(problemContext(config, { janus_url: "/janus" }, { loc }).host, "10.0.0.5");
+  });
+  test("an external Janus is named by its host", () => {
+    assert.equal(problemContext(config, { janus_url: "wss://media.example.vn:8989/janus" }, { loc }).host, "media.example.vn:8989");
+  });
+  test("the server's ports and addresses are passed through", () => {
+    const c = problemContext(config, null, { hq: true, loc });
+    assert.deepEqual([c.rtpPorts, c.mediaIp, c.httpsPort, c.caUrl, c.hq], ["20000-40000", "10.0.0.5", 443, "http://10.0.0.5/ca/", true]);
+  });
 });

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from asgiref.testing import ApplicationCommunicator
-from django.conf import settings
 from django.test import Client
 
 from diemcau.accounts.models import Role
@@ -26,6 +25,7 @@ from diemcau.asgi import application
 from diemcau.live import joinlinks
 from diemcau.meetings.models import Meeting
 from diemcau.orgs.models import Site
+from tests.asgisocket import websocket_scope
 from tests.conftest import MakeUser, Org
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,21 +42,7 @@ class Socket:
     """A control WebSocket through the ASGI app (channels.testing needs daphne)."""
 
     def __init__(self, path: str, cookie: str | None) -> None:
-        # The page's own origin: the HTTPS front's address (ALLOWED_HOSTS is not "*").
-        headers = [(b"origin", settings.FRONT.origin().encode())]
-        if cookie is not None:
-            headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        scope = {
-            "type": "websocket",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "subprotocols": [],
-            "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80),
-        }
-        self.app = _ApplicationCommunicator(application, scope)
+        self.app = _ApplicationCommunicator(application, websocket_scope(path, cookie))
 
     async def open(self) -> dict[str, Any]:
         await self.app.send_input({"type": "websocket.connect"})

@@ -2,9 +2,9 @@
 // source, roll call, announcements, chat, screen share. For the chair and HQ operators.
 
 import { Control } from "./control.js";
-import { MediaKeeper, grade, janusUrl } from "./media.js";
+import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
-import { pageProblem, tileBadge } from "./problems.js";
+import { mediaBadge, pageProblem, problemContext, tileBadge } from "./problems.js";
 import { $, h, number, play, renderChat, renderProblem, setBadge, show, timeOf, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
@@ -286,45 +286,13 @@ function ownMediaState() {
   return { camera: s.camera, microphone: s.microphone, receive_only: s.receiveOnly, problem: keeper.problem };
 }
 
-function problemContext() {
-  let host = location.host;
-  try {
-    if (keeper.media?.access) host = new URL(janusUrl(keeper.media.access.janus_url)).host;
-  } catch {
-    /* keep the page's host */
-  }
-  return {
-    httpsUrl: config.https_url,
-    caUrl: config.ca_url,
-    httpsPort: config.https_port,
-    mediaIp: config.media_ip,
-    rtpPorts: config.rtp_ports,
-    host,
-    hq: true,
-  };
-}
-
 // The console's media badge (never blank) and one calm panel — no toasts: an HQ PC without
 // a camera still runs the meeting.
 function renderMedia() {
-  const m = keeper.media;
   const s = keeper.status;
-  const f = keeper.failure;
-  let text;
-  let kind = "bad";
-  if (f === "ws") text = gettext("Media server unreachable: retrying…");
-  else if (f === "ice") text = gettext("Picture and sound cannot pass (UDP blocked): retrying…");
-  else if (f === "error" && keeper.failMessage) text = interpolate(gettext("Media failed: %s. Retrying…"), [keeper.failMessage]);
-  else if (f) text = gettext("Media connection lost: reconnecting…");
-  else if (!m) [text, kind] = [gettext("Media off"), "wait"];
-  else if (!s) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
-  else if (s.receiveOnly) [text, kind] = [gettext("Watching: no camera on this PC"), "wait"];
-  else if (!m.publishedUp) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
-  else if (s.camera !== "ok") [text, kind] = [gettext("Sending sound only (no camera)"), "good"];
-  else if (s.microphone !== "ok") [text, kind] = [gettext("Sending picture only (no microphone)"), "good"];
-  else [text, kind] = [gettext("Sending picture and sound"), "good"];
+  const [text, kind] = mediaBadge(keeper, { hq: true });
   setBadge($("#media-status"), text, kind);
-  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext());
+  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext(config, keeper.media?.access, { hq: true }));
   if (control.state) renderTile(control.you.site);
 }
 

@@ -4,6 +4,7 @@
 /* global gettext, interpolate */
 
 import { deviceProblem } from "./devices.js";
+import { janusUrl } from "./media.js";
 
 export const CODES = ["insecure", "no-camera", "no-microphone", "no-devices", "denied", "busy", "ws", "ice"];
 
@@ -140,4 +141,45 @@ export function tileBadge(s) {
   if (s.camera !== "ok") return { code: "no-camera", text: gettext("no camera") };
   if (s.microphone !== "ok") return { code: "no-microphone", text: gettext("no microphone") };
   return { code: "ok", text: "" };
+}
+
+// What the problem panel needs to say where to go and what the network must allow.
+export function problemContext(config, access, { hq = false, loc = globalThis.location } = {}) {
+  let host = loc.host;
+  try {
+    if (access) host = new URL(janusUrl(access.janus_url, loc)).host;
+  } catch {
+    /* keep the page's host */
+  }
+  return {
+    httpsUrl: config.https_url,
+    caUrl: config.ca_url,
+    httpsPort: config.https_port,
+    mediaIp: config.media_ip,
+    rtpPorts: config.rtp_ports,
+    host,
+    hq,
+  };
+}
+
+// The header's media badge as [text, kind]: never blank. `keeper` is a MediaKeeper.
+export function mediaBadge(keeper, { hq = false, secure = true } = {}) {
+  const m = keeper.media;
+  const s = keeper.status;
+  const f = keeper.failure;
+  if (f === "ws") return [gettext("Media server unreachable: retrying…"), "bad"];
+  if (f === "ice") return [gettext("Picture and sound cannot pass (UDP blocked): retrying…"), "bad"];
+  if (f === "error" && keeper.failMessage) return [interpolate(gettext("Media failed: %s. Retrying…"), [keeper.failMessage]), "bad"];
+  if (f) return [gettext("Media connection lost: reconnecting…"), "bad"];
+  if (!m) return [secure ? gettext("Media off") : gettext("Receiving only: not on the secure address"), "wait"];
+  if (!s) return [gettext("Connecting camera and microphone…"), "wait"];
+  if (s.receiveOnly) {
+    return hq
+      ? [gettext("Watching: no camera on this PC"), "wait"]
+      : [gettext("Receiving only: no camera or microphone"), "warn"];
+  }
+  if (!m.publishedUp) return [gettext("Connecting camera and microphone…"), "wait"];
+  if (s.camera !== "ok") return [gettext("Sending sound only (no camera)"), "good"];
+  if (s.microphone !== "ok") return [gettext("Sending picture only (no microphone)"), "good"];
+  return [gettext("Sending picture and sound"), "good"];
 }

@@ -2,9 +2,9 @@
 // operator. Opened from the site's join link; no password.
 
 import { Control } from "./control.js";
-import { MediaKeeper, grade, janusUrl } from "./media.js";
+import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
-import { pageProblem } from "./problems.js";
+import { mediaBadge, pageProblem, problemContext } from "./problems.js";
 import { $, h, number, play, renderChat, renderProblem, setBadge, show, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
@@ -224,45 +224,12 @@ keeper.addEventListener("change", () => {
   if (control.state) render(); // the microphone button follows the devices
 });
 
-// What the media problem panel needs to say where to go and what the network must allow.
-function problemContext() {
-  let host = location.host;
-  try {
-    if (keeper.media?.access) host = new URL(janusUrl(keeper.media.access.janus_url)).host;
-  } catch {
-    /* keep the page's host */
-  }
-  return {
-    httpsUrl: config.https_url,
-    caUrl: config.ca_url,
-    httpsPort: config.https_port,
-    mediaIp: config.media_ip,
-    rtpPorts: config.rtp_ports,
-    host,
-    hq: false,
-  };
-}
-
 // The header badge (never blank) and the problem panel.
 function renderMedia() {
-  const m = keeper.media;
   const s = keeper.status;
-  const f = keeper.failure;
-  let text;
-  let kind = "bad";
-  if (f === "ws") text = gettext("Media server unreachable: retrying…");
-  else if (f === "ice") text = gettext("Picture and sound cannot pass (UDP blocked): retrying…");
-  else if (f === "error" && keeper.failMessage) text = interpolate(gettext("Media failed: %s. Retrying…"), [keeper.failMessage]);
-  else if (f) text = gettext("Media connection lost: reconnecting…");
-  else if (!m) [text, kind] = [secure ? gettext("Media off") : gettext("Receiving only: not on the secure address"), "wait"];
-  else if (!s) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
-  else if (s.receiveOnly) [text, kind] = [gettext("Receiving only: no camera or microphone"), "warn"];
-  else if (!m.publishedUp) [text, kind] = [gettext("Connecting camera and microphone…"), "wait"];
-  else if (s.camera !== "ok") [text, kind] = [gettext("Sending sound only (no camera)"), "good"];
-  else if (s.microphone !== "ok") [text, kind] = [gettext("Sending picture only (no microphone)"), "good"];
-  else [text, kind] = [gettext("Sending picture and sound"), "good"];
+  const [text, kind] = mediaBadge(keeper, { secure });
   setBadge($("#media-status"), text, kind);
-  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext());
+  renderProblem(pageProblem({ secure, problem: keeper.problem, status: s }), problemContext(config, keeper.media?.access, { hq: false }));
   const noCamera = !!s && s.camera !== "ok";
   const cam = $("#cam-btn");
   cam.disabled = noCamera;

@@ -344,7 +344,9 @@ def test_a_site_whose_udp_is_blocked_is_told_so_and_hq_sees_it(
     started = time.monotonic()
     page.goto(meeting.url + meeting.links["D"])
     page.wait_for_selector("#media-problem[data-code='ice']", timeout=20000)
-    assert time.monotonic() - started < 20
+    took = time.monotonic() - started
+    assert took < 20, f"the explanation came after {took:.1f} s"
+    print(f"UDP blocked explained after {took:.1f} s")
     text = page.inner_text("#media-problem")
     assert "UDP" in text and "40000-40999" in text
     # The header badge says it too, readably (never a blank badge).

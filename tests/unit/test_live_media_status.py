@@ -191,7 +191,7 @@ async def test_only_a_site_page_may_report(pages: Pages, role: str, who: str) ->
     await sender.send({"type": "media.status", "ref": 7, **OK_STATUS})
     reply = await sender.next_of("error")
     assert reply["ref"] == 7 and reply["request"] == "media.status"
-    assert "site" in reply["message"]
+    assert reply["code"] == "not_allowed" and "điểm cầu" in reply["message"]  # "a site's page"
     assert all(m["type"] != "media_status" for m in await hq.received_until_quiet())
 
 

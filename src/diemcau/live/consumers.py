@@ -16,9 +16,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
 
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff
 from diemcau.live import media_policy, services
+from diemcau.live.actions import BAD_VALUE, NOT_ALLOWED, SERVER_ERROR, UNKNOWN_TYPE
 from diemcau.live.services import Actor, Refused
 from diemcau.live.views import DELEGATE_KEY, SESSION_KEY
 from diemcau.meetings.models import Invitation, Meeting
@@ -129,28 +131,44 @@ def _media_status(message: dict[str, Any]) -> dict[str, Any]:
     for key in ("camera", "microphone"):
         value = message.get(key)
         if not isinstance(value, str) or value not in MEDIA_STATES:
-            raise Refused(f"{key!r} must be in {list(MEDIA_STATES)} (got {value!r})")
+            raise Refused(
+                BAD_VALUE,
+                _("%(field)s must be in %(allowed)s (got %(value)s)")
+                % {"field": repr(key), "allowed": list(MEDIA_STATES), "value": repr(value)},
+            )
         out[key] = value
     receive_only = message.get("receive_only")
     if not isinstance(receive_only, bool):
-        raise Refused(f"'receive_only' must be true or false (got {receive_only!r})")
+        raise Refused(
+            BAD_VALUE,
+            _("%(field)s must be true or false (got %(value)s)")
+            % {"field": "'receive_only'", "value": repr(receive_only)},
+        )
     out["receive_only"] = receive_only
     problem = message.get("problem")
     if not (problem is None or (isinstance(problem, str) and problem in MEDIA_PROBLEMS)):
-        raise Refused(f"'problem' must be in [None, 'ws', 'ice'] (got {problem!r})")
+        raise Refused(
+            BAD_VALUE,
+            _("%(field)s must be in %(allowed)s (got %(value)s)")
+            % {"field": "'problem'", "allowed": list(MEDIA_PROBLEMS), "value": repr(problem)},
+        )
     out["problem"] = problem
     return out
 
 
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Refused(f"expected a whole number (got {value!r})")
+        raise Refused(
+            BAD_VALUE, _("expected a whole number (got %(value)s)") % {"value": repr(value)}
+        )
     return value
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise Refused(f"expected true or false (got {value!r})")
+        raise Refused(
+            BAD_VALUE, _("expected true or false (got %(value)s)") % {"value": repr(value)}
+        )
     return value
 
 
@@ -197,7 +215,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if not isinstance(message, dict):
                 raise ValueError("not an object")
         except ValueError:
-            await self._reply({"type": "error", "message": "invalid JSON"})
+            await self._reply({"type": "error", "code": BAD_VALUE, "message": _("invalid JSON")})
             return
         kind = str(message.get("type", ""))
         ref = message.get("ref")
@@ -218,7 +236,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             elif kind == "media.status":
                 # Ephemeral, like quality: HQ's wall shows each site's devices and problem.
                 if actor.hq or actor.voter or actor.site_id is None:
-                    raise Refused("only a site's room page reports its media status")
+                    raise Refused(
+                        NOT_ALLOWED, _("only a site's room page reports its media status")
+                    )
                 await self.channel_layer.group_send(
                     self.group,
                     {
@@ -233,13 +253,29 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 if event.kind in AUDIO_KINDS:
                     self._enforce_audio_soon()
             else:
-                raise Refused(f"unknown message type {kind!r}")
+                raise Refused(
+                    UNKNOWN_TYPE, _("unknown message type %(value)s") % {"value": repr(kind)}
+                )
         except Refused as exc:
-            await self._reply({"type": "error", "ref": ref, "request": kind, "message": str(exc)})
+            await self._reply(
+                {
+                    "type": "error",
+                    "ref": ref,
+                    "request": kind,
+                    "code": exc.code,
+                    "message": str(exc),
+                }
+            )
         except Exception:
             log.exception("live message %s from %s failed", kind, actor)
             await self._reply(
-                {"type": "error", "ref": ref, "request": kind, "message": "server error"}
+                {
+                    "type": "error",
+                    "ref": ref,
+                    "request": kind,
+                    "code": SERVER_ERROR,
+                    "message": _("server error"),
+                }
             )
 
     async def live_event(self, event: dict[str, Any]) -> None:

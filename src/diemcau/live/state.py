@@ -178,7 +178,11 @@ def _screen(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
 
 
 def _chat(state: LiveState, meeting: Meeting) -> list[dict[str, Any]]:
-    recent = ChatMessage.objects.filter(meeting=meeting).order_by("-sent_at", "-pk")[:50]
+    recent = (
+        ChatMessage.objects.filter(meeting=meeting)
+        .select_related("author")
+        .order_by("-sent_at", "-pk")[:50]
+    )
     return [chat_item(m) for m in reversed(list(recent))]
 
 

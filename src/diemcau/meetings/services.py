@@ -79,13 +79,15 @@ def save_meeting(
     if meeting.pk is None:
         meeting.created_by = by
     meeting.full_clean()
-    meeting.save()
-    wanted = {s.pk for s in sites} | {meeting.main_site_id}
-    existing = set(meeting.invitations.values_list("site_id", flat=True))
-    meeting.invitations.exclude(site_id__in=wanted).delete()
-    Invitation.objects.bulk_create(
-        [Invitation(meeting=meeting, site_id=site_id) for site_id in sorted(wanted - existing)]
-    )
+    # Pages following the meeting are told what changed (title, invited sites).
+    with live_services.meeting_edited(meeting.pk):
+        meeting.save()
+        wanted = {s.pk for s in sites} | {meeting.main_site_id}
+        existing = set(meeting.invitations.values_list("site_id", flat=True))
+        meeting.invitations.exclude(site_id__in=wanted).delete()
+        Invitation.objects.bulk_create(
+            [Invitation(meeting=meeting, site_id=site_id) for site_id in sorted(wanted - existing)]
+        )
     if agenda is not None:
         meeting.agenda.all().delete()
         AgendaItem.objects.bulk_create(

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from diemcau.accounts.models import Role, User
-from diemcau.meetings.models import Meeting
+from diemcau.live.actions import Actor
+from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.orgs.models import Site, SiteKind, Unit
 
 
@@ -74,3 +75,17 @@ def meeting(org: Org) -> Meeting:
         main_site=org.main,
     )
     return save_meeting(m, sites={org.site_a, org.site_b}, agenda=None, by=None)
+
+
+@pytest.fixture
+def live(meeting: Meeting) -> Meeting:
+    """The meeting, live (its Janus room is not needed by the control-plane tests)."""
+    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.LIVE)
+    meeting.refresh_from_db()
+    return meeting
+
+
+@pytest.fixture
+def chair(live: Meeting, org: Org, make_user: MakeUser) -> Actor:
+    """The chair's HQ console in the live meeting."""
+    return Actor(live.pk, org.main.pk, hq=True, user=make_user(Role.CHAIR), chair=True)

@@ -9,29 +9,16 @@ from typing import Any
 
 import pytest
 
-from diemcau.accounts.models import Role
 from diemcau.live import services
 from diemcau.live import state as live_state
 from diemcau.live.models import FloorRequest, FloorStatus, LiveState, Motion, RollCall
 from diemcau.live.services import Actor, Event, Refused
 from diemcau.meetings import services as meeting_services
-from diemcau.meetings.models import Meeting, MeetingStatus
+from diemcau.meetings.models import Meeting
 from diemcau.orgs.models import Site
-from tests.conftest import MakeUser, Org
+from tests.conftest import Org
 
 CaptureOnCommit = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
-
-
-@pytest.fixture
-def live(meeting: Meeting) -> Meeting:
-    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.LIVE)
-    meeting.refresh_from_db()
-    return meeting
-
-
-@pytest.fixture
-def chair(live: Meeting, org: Org, make_user: MakeUser) -> Actor:
-    return Actor(live.pk, org.main.pk, hq=True, user=make_user(Role.CHAIR), chair=True)
 
 
 @pytest.fixture

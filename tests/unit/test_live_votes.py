@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from diemcau.accounts.models import Role
 from diemcau.live import services
 from diemcau.live.models import Ballot, Motion
 from diemcau.live.services import Actor, Refused
-from diemcau.meetings.models import Meeting, MeetingStatus
-from tests.conftest import MakeUser, Org
-
-
-@pytest.fixture
-def live(meeting: Meeting) -> Meeting:
-    Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.LIVE)
-    meeting.refresh_from_db()
-    return meeting
-
-
-@pytest.fixture
-def chair(live: Meeting, org: Org, make_user: MakeUser) -> Actor:
-    return Actor(live.pk, org.main.pk, hq=True, user=make_user(Role.CHAIR), chair=True)
+from diemcau.meetings.models import Meeting
+from tests.conftest import Org
 
 
 def site(live: Meeting, site_pk: int) -> Actor:

@@ -21,7 +21,14 @@ def main(argv: list[str] | None = None) -> None:
     argv[0] = "diemcau"
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+    from diemcau.config import ConfigError
+
+    try:
+        execute_from_command_line(argv)
+    except ConfigError as exc:
+        # A bad setting is the operator's to fix: say which, without a traceback.
+        sys.stderr.write(f"diemcau: {exc}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

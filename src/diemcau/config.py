@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,182 @@ PLACEHOLDERS = {"", "changeme", "secret", "janusoverlord", "supersecret", "CHANG
 
 class ConfigError(RuntimeError):
     """Start-up cannot go on; the message says what to fix."""
+
+
+# --- reading the environment -------------------------------------------------------------
+#
+# Every environment variable is read in this module (docs: README.md's table), each through
+# a typed reader that refuses a bad value at start with the variable's name, the value and
+# what is allowed, instead of a traceback (or a silent default) later. An empty value counts
+# as unset, as in an env file's `NAME=` line.
+
+Environ = Mapping[str, str]
+
+
+def _raw(name: str, environ: Environ | None) -> str:
+    return (os.environ if environ is None else environ).get(name, "").strip()
+
+
+def env_str(name: str, default: str = "", *, environ: Environ | None = None) -> str:
+    return _raw(name, environ) or default
+
+
+def env_int(name: str, default: int, *, min: int, max: int, environ: Environ | None = None) -> int:
+    """A whole number from `min` to `max` (inclusive)."""
+    raw = _raw(name, environ)
+    if not raw:
+        return default
+    allowed = f"{name} must be a whole number from {min} to {max}"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{allowed} (got {raw!r})") from None
+    if not min <= value <= max:
+        raise ConfigError(f"{allowed} (got {raw!r})")
+    return value
+
+
+def env_bool(name: str, *, environ: Environ | None = None) -> bool:
+    """On with "1"; off with "0", empty or unset. Nothing else ("true", "yes") is taken, so
+    a typo cannot quietly mean off."""
+    raw = _raw(name, environ)
+    if raw not in ("", "0", "1"):
+        raise ConfigError(f"{name} must be 1 (on), 0 or empty (off) (got {raw!r})")
+    return raw == "1"
+
+
+def env_list(name: str, *, environ: Environ | None = None) -> tuple[str, ...]:
+    """Comma-separated items, spaces around each dropped, empty items skipped."""
+    return tuple(item.strip() for item in _raw(name, environ).split(",") if item.strip())
+
+
+def env_choice(
+    name: str, default: str, choices: tuple[str, ...], *, environ: Environ | None = None
+) -> str:
+    """One of `choices`, in any letter case (given back as spelled in `choices`)."""
+    raw = _raw(name, environ)
+    if not raw:
+        return default
+    for choice in choices:
+        if raw.casefold() == choice.casefold():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+
+
+def env_url(
+    name: str, schemes: tuple[str, ...], default: str = "", *, environ: Environ | None = None
+) -> str:
+    """A URL whose scheme is one of `schemes` (`default` when unset)."""
+    raw = _raw(name, environ)
+    if not raw:
+        return default
+    scheme, sep, _rest = raw.partition("://")
+    if not sep or scheme.lower() not in schemes:
+        allowed = ", ".join(f"{s}://..." for s in schemes)
+        # The value may hold a password: name only its scheme.
+        shown = f"{scheme}://..." if sep else "no scheme://"
+        raise ConfigError(f"{name} must be a URL starting with {allowed} (got {shown})")
+    return raw
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """A range of UDP ports, both ends included ("20000-40000")."""
+
+    min: int
+    max: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.min}-{self.max}"
+
+
+def env_port_range(name: str, default: str, *, environ: Environ | None = None) -> PortRange:
+    """Two port numbers "LOW-HIGH", 1024 <= LOW <= HIGH <= 65535."""
+    raw = _raw(name, environ) or default
+    low, sep, high = raw.partition("-")
+    try:
+        ports = PortRange(int(low), int(high)) if sep else None
+    except ValueError:
+        ports = None
+    if ports is None or not 1024 <= ports.min <= ports.max <= 65535:
+        raise ConfigError(
+            f"{name} must be a port range LOW-HIGH such as {default}, "
+            f"with 1024 <= LOW <= HIGH <= 65535 (got {raw!r})"
+        )
+    return ports
+
+
+def rtp_ports(environ: Environ | None = None) -> PortRange:
+    """Janus's RTP/RTCP ports (open them in the firewall; docs/deploy.md)."""
+    return env_port_range("DIEMCAU_RTP_PORTS", "20000-40000", environ=environ)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+HOUR = 3600
+DAY = 24 * HOUR
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The environment's part of `diemcau.settings` (Django's names are given there)."""
+
+    debug: bool
+    # None: not set, the front's names are used; set (even empty): exactly these.
+    allowed_hosts: tuple[str, ...] | None
+    csrf_trusted_origins: tuple[str, ...]
+    database_url: str  # "" for SQLite in the data folder
+    redis_url: str  # "" for the in-memory channel layer (one process)
+    login_max_failures: int
+    login_lockout_seconds: int
+    hsts_seconds: int
+    document_max_bytes: int
+    allow_multiple_main_sites: bool
+    join_link_grace_seconds: int
+    janus_token_ttl_seconds: int
+    janus_room_bitrate: int
+    log_level: str
+    rtp_ports: PortRange
+
+
+def app_settings(environ: Environ | None = None) -> AppSettings:
+    """Read and check every setting `diemcau.settings` takes from the environment."""
+    env = os.environ if environ is None else environ
+    return AppSettings(
+        debug=env_bool("DIEMCAU_DEBUG", environ=env),
+        allowed_hosts=(
+            env_list("DIEMCAU_ALLOWED_HOSTS", environ=env)
+            if "DIEMCAU_ALLOWED_HOSTS" in env
+            else None
+        ),
+        csrf_trusted_origins=env_list("DIEMCAU_CSRF_TRUSTED_ORIGINS", environ=env),
+        database_url=env_url("DATABASE_URL", DATABASE_SCHEMES, environ=env),
+        redis_url=env_url("REDIS_URL", REDIS_SCHEMES, environ=env),
+        login_max_failures=env_int("DIEMCAU_LOGIN_MAX_FAILURES", 5, min=1, max=1000, environ=env),
+        login_lockout_seconds=env_int(
+            "DIEMCAU_LOGIN_LOCKOUT_SECONDS", 15 * 60, min=60, max=DAY, environ=env
+        ),
+        # 0 turns HSTS off; at most two years (what browsers' preload lists ask for).
+        hsts_seconds=env_int("DIEMCAU_HSTS_SECONDS", 365 * DAY, min=0, max=730 * DAY, environ=env),
+        document_max_bytes=env_int(
+            "DIEMCAU_DOCUMENT_MAX_BYTES", 25 * MIB, min=1024, max=1024 * MIB, environ=env
+        ),
+        allow_multiple_main_sites=env_bool("DIEMCAU_ALLOW_MULTIPLE_MAIN_SITES", environ=env),
+        join_link_grace_seconds=env_int(
+            "DIEMCAU_JOIN_LINK_GRACE_SECONDS", 6 * HOUR, min=0, max=7 * DAY, environ=env
+        ),
+        janus_token_ttl_seconds=env_int(
+            "DIEMCAU_JANUS_TOKEN_TTL_SECONDS", 4 * HOUR, min=60, max=7 * DAY, environ=env
+        ),
+        janus_room_bitrate=env_int(
+            "DIEMCAU_JANUS_ROOM_BITRATE", 1536000, min=64000, max=100_000_000, environ=env
+        ),
+        log_level=env_choice("DIEMCAU_LOG", "INFO", LOG_LEVELS, environ=env),
+        rtp_ports=rtp_ports(env),
+    )
 
 
 def data_dir() -> Path:
@@ -107,7 +284,7 @@ def janus_settings(values: dict[str, str]) -> JanusSettings:
     embedded = not url
     if embedded:
         # On loopback: browsers reach it through the HTTPS front at /janus (docs/deploy.md).
-        port = int(os.environ.get("DIEMCAU_JANUS_WS_PORT", "8188"))
+        port = _port("DIEMCAU_JANUS_WS_PORT", 8188)
         url = f"ws://127.0.0.1:{port}"
     return JanusSettings(
         url=url,
@@ -190,14 +367,7 @@ class FrontSettings:
 
 
 def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a port number (got {raw!r})") from None
-    if not 0 < value < 65536:
-        raise ConfigError(f"{name} must be 1-65535 (got {value})")
-    return value
+    return env_int(name, default, min=1, max=65535)
 
 
 def server_addresses() -> list[str]:

@@ -11,11 +11,13 @@ Environment variables (all optional):
   DIEMCAU_HOSTS       more names (comma-separated) for the local CA's certificate
   DIEMCAU_HTTPS_PORT / DIEMCAU_HTTP_PORT  the front's ports (443 / 80)
   DIEMCAU_JANUS_URL   use an external Janus at this WebSocket URL instead of the embedded one
+
+Each is read and checked in `diemcau.config` (`app_settings()` for the ones below, with the
+values allowed); a bad value stops start-up with the variable's name and what is allowed.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
@@ -29,24 +31,21 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = config.data_dir()
 _SECRETS = config.load_secrets(DATA_DIR)
+_ENV = config.app_settings()
 
 SECRET_KEY = _SECRETS["django_secret_key"]
-DEBUG = os.environ.get("DIEMCAU_DEBUG", "") == "1"
+DEBUG = _ENV.debug
 # Browsers reach the app only through the HTTPS front (Caddy; docs/deploy.md). The names it
 # answers to, and so ALLOWED_HOSTS (which the WebSocket Origin check uses too) and the CSRF
 # trusted origins, follow from the configured domain and this machine's addresses.
 FRONT = config.front_settings()
 # Django compares IPv6 hosts in their bracketed form ("[fd00::5]").
-ALLOWED_HOSTS = [
-    h
-    for h in os.environ.get(
-        "DIEMCAU_ALLOWED_HOSTS", ",".join(f"[{n}]" if ":" in n else n for n in FRONT.names)
-    ).split(",")
-    if h
-]
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("DIEMCAU_CSRF_TRUSTED_ORIGINS", "").split(",") if o
-] + [FRONT.origin(name) for name in FRONT.names]
+ALLOWED_HOSTS = list(
+    _ENV.allowed_hosts
+    if _ENV.allowed_hosts is not None
+    else (f"[{n}]" if ":" in n else n for n in FRONT.names)
+)
+CSRF_TRUSTED_ORIGINS = [*_ENV.csrf_trusted_origins] + [FRONT.origin(name) for name in FRONT.names]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,7 +97,7 @@ TEMPLATES = [
 
 _DEFAULT_DB = f"sqlite:///{DATA_DIR / 'diemcau.sqlite3'}"
 DATABASES = {
-    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _DEFAULT_DB, conn_max_age=0),
+    "default": dj_database_url.parse(_ENV.database_url or _DEFAULT_DB, conn_max_age=0),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web app read while a long import writes; busy timeout rides out locks.
@@ -112,7 +111,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # waiting, unlike the real (file, WAL) database the consumers' threads use.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = _ENV.redis_url
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -139,8 +138,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Login lockout: this many failures for one user name within the window locks it.
-LOGIN_MAX_FAILURES = int(os.environ.get("DIEMCAU_LOGIN_MAX_FAILURES", "5"))
-LOGIN_LOCKOUT_SECONDS = int(os.environ.get("DIEMCAU_LOGIN_LOCKOUT_SECONDS", "900"))
+LOGIN_MAX_FAILURES = _ENV.login_max_failures
+LOGIN_LOCKOUT_SECONDS = _ENV.login_lockout_seconds
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -156,9 +155,7 @@ CSRF_COOKIE_SECURE = FRONT.mode != "none"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS: one year for the configured names. Browsers honour it only once the certificate is
 # trusted (after /ca/ for the local CA) and never for IP addresses.
-SECURE_HSTS_SECONDS = (
-    int(os.environ.get("DIEMCAU_HSTS_SECONDS", str(365 * 24 * 3600))) if FRONT.mode != "none" else 0
-)
+SECURE_HSTS_SECONDS = _ENV.hsts_seconds if FRONT.mode != "none" else 0
 SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "vi"
@@ -182,23 +179,26 @@ for _prefix, _path in (
 MEDIA_URL = "files/"
 MEDIA_ROOT = DATA_DIR / "files"
 # Meeting documents: size cap and the types we accept (checked by extension and content).
-DOCUMENT_MAX_BYTES = int(os.environ.get("DIEMCAU_DOCUMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+DOCUMENT_MAX_BYTES = _ENV.document_max_bytes
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One active main site per organisation, unless an installation runs several HQs.
-ALLOW_MULTIPLE_MAIN_SITES = os.environ.get("DIEMCAU_ALLOW_MULTIPLE_MAIN_SITES", "") == "1"
+ALLOW_MULTIPLE_MAIN_SITES = _ENV.allow_multiple_main_sites
 
 # Join links stay valid until the meeting's end plus this grace period.
-JOIN_LINK_GRACE_SECONDS = int(os.environ.get("DIEMCAU_JOIN_LINK_GRACE_SECONDS", str(6 * 3600)))
+JOIN_LINK_GRACE_SECONDS = _ENV.join_link_grace_seconds
 
 JANUS = config.janus_settings(_SECRETS)
 # Janus signed tokens handed to participants expire after this many seconds.
-JANUS_TOKEN_TTL_SECONDS = int(os.environ.get("DIEMCAU_JANUS_TOKEN_TTL_SECONDS", str(4 * 3600)))
+JANUS_TOKEN_TTL_SECONDS = _ENV.janus_token_ttl_seconds
 # Room options: VP8 + Opus, a per-publisher bitrate cap that fits a branch site's uplink.
-JANUS_ROOM_BITRATE = int(os.environ.get("DIEMCAU_JANUS_ROOM_BITRATE", "1536000"))
+JANUS_ROOM_BITRATE = _ENV.janus_room_bitrate
+# Janus's RTP/RTCP ports, checked at start; the embedded Janus and the media problem panel
+# read them through `config.rtp_ports()`.
+RTP_PORTS = _ENV.rtp_ports
 
 LOGGING = {
     "version": 1,
@@ -206,6 +206,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "diemcau": {"handlers": ["console"], "level": os.environ.get("DIEMCAU_LOG", "INFO")},
+        "diemcau": {"handlers": ["console"], "level": _ENV.log_level},
     },
 }

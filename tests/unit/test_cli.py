@@ -59,3 +59,23 @@ def test_doctor_says_what_to_fix_when_janus_is_down(
     out = capsys.readouterr().out
     assert exit_info.value.code == 1
     assert "ws://127.0.0.1:9" in out and "diemcau serve" in out
+
+
+def test_a_bad_setting_stops_the_command_naming_the_variable(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DIEMCAU_DATA_DIR": str(tmp_path), "DIEMCAU_JANUS_ROOM_BITRATE": "fast"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "diemcau", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "DIEMCAU_JANUS_ROOM_BITRATE" in done.stderr and "'fast'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -11,9 +11,11 @@ import logging
 from typing import Any
 
 from django.db import close_old_connections
+from django.utils.translation import gettext as _
 
 from diemcau.live import rooms
 from diemcau.live import state as live_state
+from diemcau.live.actions import NOT_ALLOWED, NOT_LIVE
 from diemcau.live.models import Attendance, LiveState
 from diemcau.live.services import Actor, Refused
 from diemcau.meetings.models import Meeting, MeetingStatus
@@ -25,9 +27,9 @@ def access_for(actor: Actor) -> dict[str, Any]:
     """Janus tokens for this page, bound to its own feed ids."""
     meeting = Meeting.objects.get(pk=actor.meeting_id)
     if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
-        raise Refused("The meeting is not live.")
+        raise Refused(NOT_LIVE, _("The meeting is not live."))
     if actor.site_id is None:
-        raise Refused("This connection does not act for a site.")
+        raise Refused(NOT_ALLOWED, _("This connection does not act for a site."))
     camera = live_state.feed_id(actor.site_id, live_state.CAMERA)
     screen = live_state.feed_id(actor.site_id, live_state.SCREEN)
     access = rooms.grant_access(meeting.janus_room, meeting.janus_room_secret, (camera, screen))

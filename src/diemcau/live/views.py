@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import Any
 
@@ -33,7 +32,7 @@ def media_config(request: HttpRequest) -> dict[str, Any]:
         "ca_url": front.ca_url,
         "https_port": front.https_port,
         "media_ip": config.primary_ip(),
-        "rtp_ports": os.environ.get("DIEMCAU_RTP_PORTS", "20000-40000"),
+        "rtp_ports": config.rtp_ports().text,
     }
 
 

@@ -143,6 +143,10 @@ class Supervisor:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 env=self.env(),
+                # Its own session: a Ctrl-C in the terminal (SIGINT to the whole foreground
+                # group) reaches `serve` only, which then stops the program in order, instead
+                # of the program dying first and the watcher restarting it mid-shutdown.
+                start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
         finally:
@@ -203,11 +207,15 @@ class Supervisor:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM the child if we die, so an orphan never holds the ports."""
+    """Ask Linux to SIGKILL the child if we die, so an orphan never holds the ports.
+
+    SIGKILL, not SIGTERM: with its parent gone nothing waits for a graceful exit, and Janus
+    has been seen to hang in its SIGTERM shutdown and outlive `serve` for hours.
+    """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 __all__ = ["StartError", "Supervisor"]

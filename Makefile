@@ -10,7 +10,7 @@ DATA_DIR  ?= var
 PYTHON    ?= $(shell for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
                 if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
 PY        := $(VENV)/bin/python
-APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext fonts-dejavu-core caddy iproute2
+APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext fonts-dejavu-core caddy coturn iproute2
 APT_TEST  := chromium libnss3-tools nftables curl
 TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
 
@@ -29,11 +29,14 @@ $(VENV)/.apt-run:
 	  echo "Installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# Debian's caddy.service serves a welcome page on port 80; `diemcau serve` runs its own Caddy.
-	@if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled caddy >/dev/null 2>&1; then \
-	  echo "Stopping Debian's caddy.service (Điểm Cầu starts its own Caddy on ports 443/80)"; \
-	  systemctl disable --now caddy >/dev/null 2>&1 || true; \
-	fi
+	@# Debian's caddy.service serves a welcome page on port 80 and coturn.service takes 3478;
+	@# `diemcau serve` runs its own Caddy and coturn with configs it generates.
+	@for unit in caddy coturn; do \
+	  if [ -d /run/systemd/system ] && systemctl is-enabled $$unit >/dev/null 2>&1; then \
+	    echo "Stopping Debian's $$unit.service (Điểm Cầu starts its own $$unit)"; \
+	    systemctl disable --now $$unit >/dev/null 2>&1 || true; \
+	  fi; \
+	done
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.apt-test: $(VENV)/.apt-run

@@ -27,6 +27,8 @@ SECRET_NAMES = (
     "janus_token_auth_secret",
     # VideoRoom plugin: required on every create/destroy/list request (admin_key).
     "videoroom_admin_key",
+    # coturn: HMAC secret of the ephemeral TURN credentials (static-auth-secret).
+    "turn_auth_secret",
 )
 
 PLACEHOLDERS = {"", "changeme", "secret", "janusoverlord", "supersecret", "CHANGE_ME"}
@@ -422,7 +424,8 @@ def front_settings(app_port: int | None = None) -> FrontSettings:
         mode = "internal"
     extra = [h.strip().lower() for h in os.environ.get("DIEMCAU_HOSTS", "").split(",") if h.strip()]
     names: list[str] = []
-    for name in [domain, *extra, *server_addresses(), socket.gethostname().lower()]:
+    # Behind 1:1 NAT the public address is the one sites use: it goes on the certificate.
+    for name in [domain, public_ip(), *extra, *server_addresses(), socket.gethostname().lower()]:
         if name and name not in names:
             names.append(name)
     # The server's own loopback names: `doctor` and a browser on the server itself.
@@ -439,4 +442,92 @@ def front_settings(app_port: int | None = None) -> FrontSettings:
         domain=domain,
         tls_cert=cert,
         tls_key=key,
+    )
+
+
+# --- TURN (coturn) ----------------------------------------------------------------------
+
+TURN_MODES = ("embedded", "external", "off")
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    """The TURN relay for sites whose network blocks UDP or lets only HTTPS out.
+
+    `mode` (``DIEMCAU_TURN``, docs/deploy.md):
+      * ``embedded`` (default): ``serve`` runs coturn with a config it generates;
+      * ``external``: a coturn someone else runs, sharing ``DIEMCAU_TURN_SECRET``, reached
+        at ``DIEMCAU_TURN_HOST``;
+      * ``off``: no TURN (a site behind a UDP-blocking firewall then gets no media).
+    """
+
+    mode: str
+    secret: str
+    port: int  # TURN over UDP and TCP
+    tls_port: int  # TURN over TLS (0: none)
+    relay_ports: PortRange  # coturn's side towards Janus (not opened in the firewall)
+    public_ip: str  # 1:1 NAT: the address sites reach this server at ("" = none)
+    host: str  # external mode: where browsers reach that TURN server
+    max_bps: int  # per allocation, bytes per second each way
+    user_quota: int  # allocations at once per credential
+    total_quota: int  # allocations at once in all
+    # How long a credential may last at most, from when it is handed out.
+    max_ttl_seconds: int = 12 * HOUR
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+
+def public_ip(environ: Environ | None = None) -> str:
+    """``DIEMCAU_PUBLIC_IP``: the address a 1:1 NAT maps to this server (cloud servers)."""
+    raw = env_str("DIEMCAU_PUBLIC_IP", environ=environ)
+    if not raw:
+        return ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        raise ConfigError(
+            f"DIEMCAU_PUBLIC_IP must be an IP address such as 203.0.113.7 (got {raw!r})"
+        ) from None
+    if address.is_loopback or address.is_unspecified or address.is_multicast:
+        raise ConfigError(f"DIEMCAU_PUBLIC_IP cannot be {raw!r}: give the server's public address")
+    return str(address)
+
+
+def turn_settings(values: Mapping[str, str], environ: Environ | None = None) -> TurnSettings:
+    env = os.environ if environ is None else environ
+    mode = env_choice("DIEMCAU_TURN", "embedded", TURN_MODES, environ=env)
+    secret = values["turn_auth_secret"]
+    host = ""
+    if mode == "external":
+        secret = env_str("DIEMCAU_TURN_SECRET", environ=env)
+        host = env_str("DIEMCAU_TURN_HOST", environ=env)
+        if len(secret) < 32 or not host:
+            raise ConfigError(
+                "DIEMCAU_TURN=external needs DIEMCAU_TURN_HOST (where browsers reach that TURN "
+                "server) and DIEMCAU_TURN_SECRET (its static-auth-secret, 32 characters or more)"
+            )
+    relay_ports = env_port_range("DIEMCAU_TURN_RELAY_PORTS", "49152-65535", environ=env)
+    rtp = rtp_ports(env)
+    if relay_ports.min <= rtp.max and rtp.min <= relay_ports.max:
+        raise ConfigError(
+            f"DIEMCAU_TURN_RELAY_PORTS ({relay_ports.text}) overlaps DIEMCAU_RTP_PORTS "
+            f"({rtp.text}): coturn and Janus would take each other's ports; choose ranges apart"
+        )
+    return TurnSettings(
+        mode=mode,
+        secret=secret,
+        port=env_int("DIEMCAU_TURN_PORT", 3478, min=1, max=65535, environ=env),
+        tls_port=env_int("DIEMCAU_TURN_TLS_PORT", 5349, min=0, max=65535, environ=env),
+        relay_ports=relay_ports,
+        public_ip=public_ip(env),
+        host=host,
+        # 10 Mbit/s: a site's main source, floor and shared screen at the high layer fit.
+        max_bps=env_int(
+            "DIEMCAU_TURN_MAX_BPS", 1_250_000, min=16_000, max=125_000_000, environ=env
+        ),
+        # A page has up to 3 peer connections, each may relay over UDP, TCP and TLS.
+        user_quota=env_int("DIEMCAU_TURN_USER_QUOTA", 16, min=1, max=1000, environ=env),
+        total_quota=env_int("DIEMCAU_TURN_TOTAL_QUOTA", 1200, min=1, max=100_000, environ=env),
     )

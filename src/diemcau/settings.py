@@ -11,6 +11,9 @@ Environment variables (all optional):
   DIEMCAU_HOSTS       more names (comma-separated) for the local CA's certificate
   DIEMCAU_HTTPS_PORT / DIEMCAU_HTTP_PORT  the front's ports (443 / 80)
   DIEMCAU_JANUS_URL   use an external Janus at this WebSocket URL instead of the embedded one
+  DIEMCAU_PUBLIC_IP   the address a 1:1 NAT maps to this server (Janus and coturn announce it)
+  DIEMCAU_TURN        embedded (default: serve runs coturn), external or off
+  DIEMCAU_TURN_PORT / DIEMCAU_TURN_TLS_PORT  TURN over UDP+TCP / over TLS (3478 / 5349)
 
 Each is read and checked in `diemcau.config` (`app_settings()` for the ones below, with the
 values allowed); a bad value stops start-up with the variable's name and what is allowed.
@@ -199,6 +202,8 @@ JANUS_ROOM_BITRATE = _ENV.janus_room_bitrate
 # Janus's RTP/RTCP ports, checked at start; the embedded Janus and the media problem panel
 # read them through `config.rtp_ports()`.
 RTP_PORTS = _ENV.rtp_ports
+# The TURN relay (coturn) and its ephemeral credentials: docs/deploy.md.
+TURN = config.turn_settings(_SECRETS)
 
 LOGGING = {
     "version": 1,

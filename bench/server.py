@@ -112,6 +112,8 @@ class Installation:
             # Synthetic sites talk to the app and Janus on loopback; the HTTPS front carries
             # no media, so it is left out of what is measured (DIEMCAU_FRONT=none).
             DIEMCAU_FRONT="none",
+            # Synthetic sites reach Janus directly; a TURN relay would only add a process.
+            DIEMCAU_TURN="off",
             DJANGO_SETTINGS_MODULE="diemcau.settings",
             PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",

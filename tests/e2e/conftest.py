@@ -101,6 +101,8 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
         DIEMCAU_HTTP_PORT=str(_free_port()),
         DIEMCAU_APP_PORT=str(port),
         DIEMCAU_RTP_PORTS="44000-44999",
+        DIEMCAU_TURN_PORT=str(_free_port()),
+        DIEMCAU_TURN_TLS_PORT=str(_free_port()),
         PYTHONUNBUFFERED="1",
     )
     inst = Installation(url="", data_dir=data_dir, passwords={}, env=env)

@@ -6,7 +6,9 @@ by one bridge (tests/netbed), Chromium running inside each site's namespace, ove
   HQ     .11         the chair's console, on a PC without a camera
   A, B   .12, .13    room PCs with (fake) camera and microphone
   C      .14         a room PC with no camera and no microphone at all
-  D      .15         a room PC whose network drops all UDP to the server
+  D      .15         a room PC behind firewalls: all UDP dropped and TCP only to 443/5349
+                     (joins through TURN over TLS), then only Janus's media ports blocked
+                     (TURN over UDP), then TURN blocked too (told why)
 """
 
 from __future__ import annotations
@@ -335,20 +337,84 @@ def test_a_site_without_devices_votes(meeting: Bed) -> None:
     hq.click("#vote-close")
 
 
-def test_a_site_whose_udp_is_blocked_is_told_so_and_hq_sees_it(
+def test_a_site_that_can_reach_only_tcp_joins_through_turn_over_tls(
     meeting: Bed, playwright: Any
 ) -> None:
-    site = meeting.net.sites["D"]
-    site.block_udp(to=meeting.net.server.ip)
+    """A firewall that drops all UDP and lets TCP out only to 443 and 5349 (TURN/TLS)."""
+    site, server = meeting.net.sites["D"], meeting.net.server.ip
+    site.block_udp()
+    site.block_ports(to=server, proto="tcp", ports="3478")
+    assert not site.can_connect_tcp(server, 3478)
+    assert site.can_connect_tcp(server, 5349)
+    page = new_page(launch(meeting, playwright, "D"))
+    page.goto(meeting.url + meeting.links["D"])
+    page.wait_for_selector("#meeting-status")
+    started = time.monotonic()
+    page.wait_for_selector("#media-status.good", timeout=20000)
+    took = time.monotonic() - started
+    print(f"TURN/TLS: sending picture and sound {took:.1f} s after the page loaded")
+    assert took < 10, f"joined through TURN/TLS only after {took:.1f} s"
+    assert relay_protocols(page, "pub") == {"tls"}
+    hq, a, b = meeting.pages["HQ"], meeting.pages["A"], meeting.pages["B"]
+    # D's picture and sound reach HQ and the other sites: D takes the floor.
+    page.fill("#floor-topic", "Ý kiến từ Quảng Trị")
+    page.click("#floor-request-btn")
+    hq.wait_for_selector("#queue li .grant")
+    hq.click("#queue li .grant")
+    feed_d = str(meeting.sites["D"] * 10 + 1)
+    wait_until(partial(shows_feed, b, "#floor-video", feed_d), what="D beside main at B")
+    wait_until(partial(frames_advance, b, "#floor-video"), what="D's picture moves at B")
+    wait_until(partial(audio_arrives, b), what="D's sound arrives at B")
+    tile_d = f".tile[data-site='{meeting.sites['D']}'] video"
+    wait_until(partial(frames_advance, hq, tile_d), what="D's picture moves on HQ's wall")
+    # And theirs reach D, through the relay as well: the main source, then A on the floor.
+    wait_until(partial(frames_advance, page, "#main-video"), what="the main source moves at D")
+    a.fill("#floor-topic", "Đồng Nai bổ sung")
+    a.click("#floor-request-btn")
+    hq.wait_for_selector("#queue li .grant")
+    hq.click("#queue li .grant")
+    feed_a = str(meeting.sites["A"] * 10 + 1)
+    wait_until(partial(shows_feed, page, "#floor-video", feed_a), what="A beside main at D")
+    wait_until(partial(frames_advance, page, "#floor-video"), what="A's picture moves at D")
+    wait_until(partial(audio_arrives, page), what="A's sound arrives at D")
+    assert relay_protocols(page, "sub") == {"tls"}
+    snap(page, "site-turn-tls")
+    hq.click("#take-back")
+    page.context.close()
+    site.restore()
+
+
+def test_a_site_whose_media_ports_are_blocked_relays_over_turn_udp(
+    meeting: Bed, playwright: Any
+) -> None:
+    site, server = meeting.net.sites["D"], meeting.net.server.ip
+    site.block_ports(to=server, proto="udp", ports="40000-40999")
+    page = new_page(launch(meeting, playwright, "D"))
+    page.goto(meeting.url + meeting.links["D"])
+    page.wait_for_selector("#media-status.good", timeout=20000)
+    assert relay_protocols(page, "pub") == {"udp"}
+    wait_until(partial(frames_advance, page, "#main-video"), what="the main source moves at D")
+    page.context.close()
+    site.restore()
+
+
+def test_a_site_whose_udp_and_turn_are_blocked_is_told_so_and_hq_sees_it(
+    meeting: Bed, playwright: Any
+) -> None:
+    site, server = meeting.net.sites["D"], meeting.net.server.ip
+    site.block_udp(to=server)
+    site.block_ports(to=server, proto="tcp", ports="3478")
+    site.block_ports(to=server, proto="tcp", ports="5349")
     page = new_page(launch(meeting, playwright, "D"))
     started = time.monotonic()
     page.goto(meeting.url + meeting.links["D"])
     page.wait_for_selector("#media-problem[data-code='ice']", timeout=20000)
     took = time.monotonic() - started
     assert took < 20, f"the explanation came after {took:.1f} s"
-    print(f"UDP blocked explained after {took:.1f} s")
+    print(f"UDP and TURN blocked explained after {took:.1f} s")
     text = page.inner_text("#media-problem")
-    assert "UDP" in text and "40000-40999" in text
+    # What to open: UDP to the media ports, or else TCP to the relay's ports.
+    assert "UDP" in text and "40000-40999" in text and "3478, 5349" in text
     # The header badge says it too, readably (never a blank badge).
     badge = page.locator("#media-status")
     assert "UDP" in badge.inner_text()
@@ -367,6 +433,27 @@ def test_a_site_whose_udp_is_blocked_is_told_so_and_hq_sees_it(
     snap(hq, "hq-console")
     site.restore()
     page.context.close()
+
+
+# The transport between the browser and TURN of each selected candidate pair that relays
+# ("udp", "tcp", "tls"), or "host"/"srflx"/"prflx" for a pair that does not.
+RELAY_PROTOCOLS = """async (which) => { const pc = window.diemcau.media?.[which]?.webrtcStuff?.pc;
+  if (!pc) return []; const stats = await pc.getStats(); const out = [];
+  stats.forEach(r => { if (r.type === 'transport' && r.selectedCandidatePairId) {
+    const pair = stats.get(r.selectedCandidatePairId); const local = stats.get(pair.localCandidateId);
+    out.push(local.candidateType === 'relay' ? local.relayProtocol : local.candidateType); } });
+  return out; }"""
+
+
+def relay_protocols(page: Any, which: str) -> set[str]:
+    found: list[str] = []
+
+    def selected() -> bool:
+        found[:] = page.evaluate(RELAY_PROTOCOLS, which)
+        return bool(found)
+
+    wait_until(selected, timeout=10, what=f"a selected candidate pair on {which}")
+    return set(found)
 
 
 AUDIO_IN = """async (sel) => { const v = document.querySelector(sel); const s = v && v.srcObject;

@@ -33,6 +33,8 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
         DIEMCAU_HTTPS_PORT=str(free_port()),
         DIEMCAU_HTTP_PORT=str(free_port()),
         DIEMCAU_RTP_PORTS="46000-46099",
+        DIEMCAU_TURN_PORT=str(free_port()),
+        DIEMCAU_TURN_TLS_PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
     )
     subprocess.run(
@@ -60,7 +62,7 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
 
 def children(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
     found = psutil.Process(proc.pid).children()
-    assert {c.name() for c in found} >= {"janus", "caddy"}, found
+    assert {c.name() for c in found} >= {"janus", "caddy", "turnserver"}, found
     return found
 
 
@@ -69,7 +71,7 @@ def gone(processes: list[psutil.Process], timeout: float = 20) -> bool:
     return not alive
 
 
-def test_ctrl_c_stops_janus_and_caddy_without_restarting_them(
+def test_ctrl_c_stops_janus_caddy_and_coturn_without_restarting_them(
     serve: tuple[subprocess.Popen[bytes], Path],
 ) -> None:
     proc, log = serve

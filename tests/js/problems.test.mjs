@@ -61,6 +61,14 @@ describe("explain", () => {
     }
   });
 
+  test("ice with a TURN relay: TCP to its ports is the way out of a UDP-blocking network", () => {
+    const p = explain("ice", { ...ctx, host: "10.20.0.5", turnPorts: "3478, 5349" });
+    assert.ok(p.todo.includes("40000-40999"));
+    assert.ok(p.todo.includes("TCP"));
+    assert.ok(p.todo.includes("3478, 5349"));
+    assert.ok(!explain("ice", ctx).todo.includes("3478"));
+  });
+
   test("device problems point at the button", () => {
     for (const code of ["no-camera", "no-microphone", "no-devices", "denied", "busy"]) {
       assert.ok(explain(code, ctx).todo.includes("Try camera and microphone again"), code);

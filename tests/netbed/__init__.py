@@ -31,6 +31,7 @@ Link conditions, per host, on its own cable (``lo`` is never touched):
   a qdisc shapes only what leaves a device).
 * ``drop_random(percent)`` — nftables ``numgen random mod 100 < percent drop``, in and out.
 * ``block_udp(to=None)`` — drop UDP (WebRTC media), optionally only to/from one address.
+* ``block_ports(to=, proto=, ports=)`` — drop udp/tcp to and from some ports of one address.
 * ``cut()`` — drop every frame. ``restore()`` removes all of the above.
 
 The nftables rules sit in the switch namespace (a ``bridge`` table per host, matching its

@@ -285,12 +285,27 @@ class Host:
                 ]
             )
 
+    def block_ports(self, *, to: str, proto: str, ports: str) -> None:
+        """Drop ``proto`` (udp/tcp) traffic to and from ``to``'s ``ports`` ("3478",
+        "40000-40999") — a firewall that lets some services through and not others."""
+        if proto not in ("udp", "tcp"):
+            raise ValueError(f"proto must be udp or tcp, not {proto!r}")
+        socket.inet_aton(to)
+        if not re.fullmatch(r"\d{1,5}(-\d{1,5})?", ports):
+            raise ValueError(f"ports must be N or N-M, not {ports!r}")
+        self._nft(
+            [
+                f"iifname {self.switch_dev} ip daddr {to} {proto} dport {ports} drop",
+                f"oifname {self.switch_dev} ip saddr {to} {proto} sport {ports} drop",
+            ]
+        )
+
     def cut(self) -> None:
         """Pull the cable: every frame to or from this host is dropped."""
         self._filter("drop")
 
     def restore(self) -> None:
-        """Undo every limit_rate, drop_random, block_udp and cut on this host."""
+        """Undo every limit_rate, drop_random, block_udp, block_ports and cut on this host."""
         if "egress" in self._qdisc_on:
             self._tc(self.netns, self.dev, ["del"], check=False)
         if "ingress" in self._qdisc_on:

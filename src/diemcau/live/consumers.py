@@ -176,6 +176,17 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else _int(value)
 
 
+def _request_host(scope: dict[str, Any]) -> str:
+    """The name the page was opened at (the Host header, without its port)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host[1 : host.find("]")] if "]" in host else ""
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
 class MeetingConsumer(AsyncWebsocketConsumer):
     actor: Actor | None = None
     attendance_id: int | None = None
@@ -223,7 +234,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if kind == "snapshot":
                 await self._send_snapshot()
             elif kind == "media.access":
-                access = await database_sync_to_async(media_policy.access_for)(actor)
+                access = await database_sync_to_async(media_policy.access_for)(
+                    actor, _request_host(self.scope)
+                )
                 await self._reply({"type": "media.access", "ref": ref, **access})
             elif kind == "media.published":
                 self._enforce_audio_soon()

@@ -10,26 +10,46 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from diemcau.accounts.permissions import is_hq_staff
 from diemcau.live import rooms
 from diemcau.live import state as live_state
-from diemcau.live.actions import NOT_ALLOWED, NOT_LIVE
+from diemcau.live.actions import NOT_ALLOWED, NOT_INVITED, NOT_LIVE
 from diemcau.live.models import Attendance, LiveState
 from diemcau.live.services import Actor, Refused
-from diemcau.meetings.models import Meeting, MeetingStatus
+from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
+from diemcau.turn import credentials as turn_credentials
 
 log = logging.getLogger(__name__)
 
 
-def access_for(actor: Actor) -> dict[str, Any]:
-    """Janus tokens for this page, bound to its own feed ids."""
+def access_for(actor: Actor, host: str = "") -> dict[str, Any]:
+    """Janus tokens for this page, bound to its own feed ids, and TURN credentials.
+
+    Checked again on every request, not only when the socket opened: a site whose
+    invitation was withdrawn, or an account disabled since, gets nothing. `host` is the
+    name the page was opened at (the TURN URLs use it when the front serves that name).
+    """
     meeting = Meeting.objects.get(pk=actor.meeting_id)
     if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
         raise Refused(NOT_LIVE, _("The meeting is not live."))
-    if actor.site_id is None:
+    if actor.site_id is None or actor.voter:
         raise Refused(NOT_ALLOWED, _("This connection does not act for a site."))
+    if actor.hq:
+        user = actor.user
+        current = get_user_model().objects.filter(pk=user.pk).first() if user else None
+        if current is None or not current.is_active or not is_hq_staff(current):
+            raise Refused(NOT_ALLOWED, _("This account may no longer take part."))
+        participant = f"m{meeting.pk}-hq{current.pk}"
+    else:
+        if not Invitation.objects.filter(meeting=meeting, site_id=actor.site_id).exists():
+            raise Refused(NOT_INVITED, _("This site is no longer invited to the meeting."))
+        participant = f"m{meeting.pk}-s{actor.site_id}"
     camera = live_state.feed_id(actor.site_id, live_state.CAMERA)
     screen = live_state.feed_id(actor.site_id, live_state.SCREEN)
     access = rooms.grant_access(meeting.janus_room, meeting.janus_room_secret, (camera, screen))
@@ -40,7 +60,20 @@ def access_for(actor: Actor) -> dict[str, Any]:
         "room_token": access.room_token,
         "feed": camera,
         "screen_feed": screen,
+        "ice_servers": ice_servers_for(meeting, participant, host),
     }
+
+
+def ice_servers_for(meeting: Meeting, participant: str, host: str) -> list[dict[str, object]]:
+    """TURN for this participant until the meeting's end + 15 min (docs/deploy.md)."""
+    turn = settings.TURN
+    if not turn.enabled:
+        return []
+    front = settings.FRONT
+    name = host if host in front.names else front.address
+    expires = turn_credentials.expiry(timezone.now(), meeting.end, turn)
+    credential = turn_credentials.issue(turn.secret, participant, expires)
+    return turn_credentials.ice_servers(turn, name, credential)
 
 
 def connected_sites(meeting_id: int) -> set[int]:

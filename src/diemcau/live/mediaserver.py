@@ -27,4 +27,5 @@ def embedded_config() -> JanusConfig:
         rtp_port_min=rtp.min,
         rtp_port_max=rtp.max,
         ws_ip=urlsplit(janus.url).hostname or "127.0.0.1",
+        public_ip=settings.TURN.public_ip,
     )

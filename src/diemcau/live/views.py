@@ -33,7 +33,16 @@ def media_config(request: HttpRequest) -> dict[str, Any]:
         "https_port": front.https_port,
         "media_ip": config.primary_ip(),
         "rtp_ports": config.rtp_ports().text,
+        # TCP ports of the TURN relay ("" when there is none): what a TCP-only network needs.
+        "turn_ports": _turn_ports(),
     }
+
+
+def _turn_ports() -> str:
+    turn = settings.TURN
+    if not turn.enabled:
+        return ""
+    return ", ".join(str(p) for p in (turn.port, turn.tls_port) if p)
 
 
 def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> HttpResponse:

@@ -80,6 +80,8 @@ class JanusConfig:
     loggers_folder: Path = LOGGERS_FOLDER
     # Where the WebSocket transport listens: loopback behind the HTTPS front ("" = `ip`).
     ws_ip: str = ""
+    # 1:1 NAT (a cloud server with a private interface): the public address sites reach.
+    public_ip: str = ""
 
     def __post_init__(self) -> None:
         for name in ("admin_secret", "token_auth_secret", "admin_key"):
@@ -171,9 +173,10 @@ media: {{
 	rtp_port_range = "{c.rtp_port_min}-{c.rtp_port_max}"
 }}
 nat: {{
-	# No STUN/TURN: host candidates on this address only.
+	# Host candidates on this address only; sites behind firewalls reach it through our
+	# TURN relay (coturn), which the browsers use, not Janus.
 	ice_enforce_list = {_q(c.ip)}
-	ignore_mdns = true
+	ignore_mdns = true{_nat_mapping(c)}
 }}
 plugins: {{
 	disable = {_q(",".join(plugins_off))}
@@ -188,6 +191,15 @@ events: {{
 	broadcast = false
 }}
 """
+
+
+def _nat_mapping(c: JanusConfig) -> str:
+    if not c.public_ip:
+        return ""
+    # Both: sites outside reach the public address, HQ on the same network the private one.
+    return f"""
+	nat_1_1_mapping = {_q(c.public_ip)}
+	keep_private_host = true"""
 
 
 def _videoroom_jcfg(c: JanusConfig) -> str:

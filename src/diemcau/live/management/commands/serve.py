@@ -1,5 +1,5 @@
-"""`diemcau serve`: the embedded Janus and the HTTPS front (Caddy), both supervised, and the
-web app, in one process. Docs: docs/deploy.md."""
+"""`diemcau serve`: the embedded Janus, the HTTPS front (Caddy) and the TURN relay (coturn),
+all supervised, and the web app, in one process. Docs: docs/deploy.md."""
 
 from __future__ import annotations
 
@@ -17,12 +17,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from diemcau.childprocess import StartError
+from diemcau import config
+from diemcau.childprocess import StartError, Supervisor
 from diemcau.front import certs
 from diemcau.front.caddyconfig import Upstreams
 from diemcau.front.supervisor import CaddySupervisor
 from diemcau.live import mediaserver
 from diemcau.media.supervisor import JanusSupervisor
+from diemcau.turn.supervisor import TurnSupervisor, embedded_config
+
+CERTIFICATE_CHECK_SECONDS = 3600.0
 
 log = logging.getLogger("diemcau.serve")
 
@@ -65,27 +69,48 @@ class Command(BaseCommand):
         if front.mode not in ("external", "none"):
             self._check_port_free("0.0.0.0", front.https_port, "DIEMCAU_HTTPS_PORT")  # noqa: S104
             self._check_port_free("0.0.0.0", front.http_port, "DIEMCAU_HTTP_PORT")  # noqa: S104
+        turn = settings.TURN
+        if turn.mode == "embedded":
+            self._check_port_free("0.0.0.0", turn.port, "DIEMCAU_TURN_PORT")  # noqa: S104
+        # Started in this order, stopped in the reverse one.
+        children: list[Supervisor] = []
         supervisor: JanusSupervisor | None = None
-        caddy: CaddySupervisor | None = None
-        if settings.JANUS.embedded:
-            supervisor = JanusSupervisor(mediaserver.embedded_config())
-            await supervisor.start()
-            self.stdout.write(f"Janus: {supervisor.url} (pid {supervisor.pid})")
-        else:
-            self.stdout.write(f"Janus: {settings.JANUS.url} (external)")
-        if front.mode not in ("external", "none"):
-            janus_port = urlsplit(settings.JANUS.url).port or 8188
-            caddy = CaddySupervisor(front, Upstreams(app_port=port, janus_ws_port=janus_port))
-            try:
+        coturn: TurnSupervisor | None = None
+        try:
+            if settings.JANUS.embedded:
+                supervisor = JanusSupervisor(mediaserver.embedded_config())
+                await supervisor.start()
+                children.append(supervisor)
+                self.stdout.write(f"Janus: {supervisor.url} (pid {supervisor.pid})")
+            else:
+                self.stdout.write(f"Janus: {settings.JANUS.url} (external)")
+            if front.mode not in ("external", "none"):
+                janus_port = urlsplit(settings.JANUS.url).port or 8188
+                caddy = CaddySupervisor(front, Upstreams(app_port=port, janus_ws_port=janus_port))
                 await caddy.start()
-            except StartError:
-                if supervisor is not None:
-                    await supervisor.stop()
-                raise
-            self.stdout.write(
-                f"Caddy: HTTPS {front.https_port}, HTTP {front.http_port} (pid {caddy.pid})"
-            )
+                children.append(caddy)
+                self.stdout.write(
+                    f"Caddy: HTTPS {front.https_port}, HTTP {front.http_port} (pid {caddy.pid})"
+                )
+            if turn.mode == "embedded":
+                # After Caddy: TURN over TLS uses a certificate from its local CA.
+                coturn = TurnSupervisor(
+                    embedded_config(turn, front, settings.DATA_DIR / "turn", config.primary_ip()),
+                    front=front,
+                )
+                await coturn.start()
+                children.append(coturn)
+                tls = coturn.config.tls_port
+                self.stdout.write(
+                    f"TURN: UDP+TCP {turn.port}"
+                    + (f", TLS {tls}" if tls else ", no TLS")
+                    + f" (pid {coturn.pid})"
+                )
+        except StartError:
+            await self._stop_all(children)
+            raise
         checker = asyncio.create_task(self._keep_rooms())
+        renewer = asyncio.create_task(self._keep_certificate(coturn)) if coturn else None
         server = uvicorn.Server(
             uvicorn.Config(
                 "diemcau.asgi:application",
@@ -102,13 +127,25 @@ class Command(BaseCommand):
             await server.serve()
         finally:
             announcer.cancel()
-            checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checker
-            if caddy is not None:
-                await caddy.stop()
-            if supervisor is not None:
-                await supervisor.stop()
+            for task in (checker, renewer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await self._stop_all(children)
+
+    async def _stop_all(self, children: list[Supervisor]) -> None:
+        for child in reversed(children):
+            await child.stop()
+
+    async def _keep_certificate(self, coturn: TurnSupervisor) -> None:
+        """A long-running server: coturn's certificate renewed before it expires."""
+        while True:
+            await asyncio.sleep(CERTIFICATE_CHECK_SECONDS)
+            try:
+                await coturn.refresh_certificate()
+            except (StartError, OSError, ValueError) as exc:
+                log.error("renewing the TURN certificate failed: %s", exc)
 
     def _check_port_free(self, host: str, port: int, setting: str) -> None:
         """Fail before starting Janus if the web port is taken (another `serve` running?)."""

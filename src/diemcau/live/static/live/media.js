@@ -168,6 +168,9 @@ export class Media extends EventTarget {
       const session = new Janus({
         server: janusUrl(access.janus_url),
         token: access.core_token,
+        // TURN over UDP, TCP and TLS with short-lived credentials, for sites whose network
+        // blocks UDP or lets only HTTPS out; an empty list leaves host candidates only.
+        iceServers: Array.isArray(access.ice_servers) ? access.ice_servers : [],
         success: () => {
           if (settled) {
             // Too late: this attempt was given up already.

@@ -21,6 +21,7 @@ export function explain(code, ctx = {}) {
     port: ctx.httpsPort ?? 443,
     ip: ctx.mediaIp || "?",
     ports: ctx.rtpPorts || "?",
+    turn: ctx.turnPorts || "",
     again: AGAIN(),
   };
   const fill = (s) => interpolate(s, v, true);
@@ -107,7 +108,9 @@ export function explain(code, ctx = {}) {
         what: hq
           ? gettext("The HQ console reached the media server, but picture and sound (UDP) cannot pass: the video wall stays black, but you can still run the meeting.")
           : gettext("This PC reached the media server, but picture and sound (UDP) cannot pass. Roll call, requests to speak, votes and messages still work."),
-        todo: fill(gettext("The network (firewall) must allow UDP to %(ip)s, ports %(ports)s: ask the IT department. Trying again by itself.")),
+        todo: v.turn
+          ? fill(gettext("The network (firewall) must allow UDP to %(ip)s, ports %(ports)s, or at least TCP to %(host)s, ports %(turn)s (the relay for networks that block UDP): ask the IT department. Trying again by itself."))
+          : fill(gettext("The network (firewall) must allow UDP to %(ip)s, ports %(ports)s: ask the IT department. Trying again by itself.")),
       };
     default:
       return {
@@ -157,6 +160,7 @@ export function problemContext(config, access, { hq = false, loc = globalThis.lo
     httpsPort: config.https_port,
     mediaIp: config.media_ip,
     rtpPorts: config.rtp_ports,
+    turnPorts: config.turn_ports || "",
     host,
     hq,
   };

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from diemcau.accounts.models import Role, User
 from diemcau.config import JanusSettings
 from diemcau.live import media_policy, rooms, services
 from diemcau.live.services import Actor
@@ -121,8 +122,13 @@ class Room:
 async def in_room(meeting: Meeting, org: Org, scenario: Callable[[Room], Awaitable[None]]) -> None:
     """HQ, site A and site B publish; a subscriber (with HQ's token) listens to A and HQ."""
 
+    chair_user = await in_thread(
+        lambda: User.objects.get_or_create(username="chu-tri-audio", role=Role.CHAIR)[0]
+    )
+
     def actor(site_pk: int, hq: bool = False) -> Actor:
-        return Actor(meeting_id=meeting.pk, site_id=site_pk, hq=hq, chair=hq)
+        user = chair_user if hq else None
+        return Actor(meeting_id=meeting.pk, site_id=site_pk, hq=hq, user=user, chair=hq)
 
     chair = actor(org.main.pk, hq=True)
     # The three pages' control connections are open: only connected sites may publish.

@@ -12,7 +12,7 @@ LIVE_ROOM = (
     "from diemcau.meetings.models import Meeting; "
     "print(Meeting.objects.get(status='live').janus_room)"
 )
-ROOM_EXISTS = "from diemcau.live.rooms import room_exists; print(room_exists(%d))"
+ROOM_EXISTS = "from diemcau.sfu.rooms import room_exists; print(room_exists(%d))"
 
 
 def _login(page: Any, inst: Installation, username: str) -> None:

@@ -39,7 +39,7 @@ ACCESS = """
 import json
 from diemcau.meetings.models import Meeting
 from django.conf import settings
-from diemcau.live import rooms
+from diemcau.sfu import rooms
 m = Meeting.objects.get(title='Hội nghị trực tuyến e2e')
 a = rooms.grant_access(m.janus_room, m.janus_room_secret)
 print(json.dumps({'url': settings.JANUS.url, 'core': a.core_token, 'room': a.room_id, 'token': a.room_token}))

@@ -19,14 +19,15 @@ import pytest
 
 from diemcau.accounts.models import Role, User
 from diemcau.config import JanusSettings
-from diemcau.live import media_policy, rooms, services
+from diemcau.live import media_policy, services
 from diemcau.live.services import Actor
-from diemcau.live.state import feed_id
 from diemcau.media.client import JanusClient
 from diemcau.media.supervisor import JanusSupervisor
 from diemcau.media.testing import Publisher, Subscriber, publish, subscribe
 from diemcau.meetings import services as meetings
 from diemcau.meetings.models import Meeting
+from diemcau.sfu import rooms
+from diemcau.sfu.feeds import feed_id
 from tests.conftest import Org
 
 pytestmark = [pytest.mark.janus, pytest.mark.django_db(transaction=True)]

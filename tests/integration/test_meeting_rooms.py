@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from diemcau.config import JanusSettings
-from diemcau.live import rooms
 from diemcau.media.client import JanusClient
 from diemcau.media.errors import RoomUnauthorized
 from diemcau.media.supervisor import JanusSupervisor
@@ -16,6 +15,8 @@ from diemcau.media.testing import publish
 from diemcau.media.tokens import sign_token
 from diemcau.meetings import services
 from diemcau.meetings.models import Meeting, MeetingStatus
+from diemcau.sfu import rooms
+from diemcau.sfu.upkeep import restore_live_rooms
 
 pytestmark = pytest.mark.janus
 
@@ -78,9 +79,9 @@ def test_room_lost_by_janus_is_restored_with_the_same_id_and_secret(
     started = services.start_meeting(meeting)
     assert started.janus_room is not None
     rooms.destroy_room(started.janus_room, started.janus_room_secret)  # as if Janus restarted
-    assert services.restore_live_rooms() == [started.pk]
+    assert restore_live_rooms() == [started.pk]
     assert rooms.room_exists(started.janus_room)
-    assert services.restore_live_rooms() == []
+    assert restore_live_rooms() == []
     services.end_meeting(started)  # the secret still works: the restored room is destroyed
     assert not rooms.room_exists(started.janus_room)
 
@@ -120,3 +121,59 @@ def test_doctor_passes_against_a_running_janus(
     out = capsys.readouterr().out
     assert "✗" not in out, out
     assert "Janus 1.1" in out
+
+
+def test_one_janus_session_serves_every_request_and_survives_a_janus_restart(
+    meeting: Meeting, janus_settings: JanusSettings, make_janus_config: Any
+) -> None:
+    """One long-lived admin session per process, not one per grant (issue 10, item 4)."""
+    from diemcau.sfu import link
+
+    link.reset()
+    started = services.start_meeting(meeting)
+    assert started.janus_room is not None
+    for _ in range(20):
+        rooms.grant_access(started.janus_room, started.janus_room_secret, (11, 12))
+    assert link.link().sessions_opened == 1
+
+    room_id, secret = started.janus_room, started.janus_room_secret
+
+    async def grants_at_once() -> None:
+        await asyncio.gather(*(rooms.agrant_access(room_id, secret) for _ in range(20)))
+
+    asyncio.run(grants_at_once())
+    assert link.link().sessions_opened == 1
+    services.end_meeting(started)
+
+
+def test_the_link_reconnects_to_a_restarted_janus(settings: Any, make_janus_config: Any) -> None:
+    from diemcau.sfu import link
+
+    config = make_janus_config(47000)
+    settings.JANUS = JanusSettings(
+        url=config.ws_url,
+        admin_key=config.admin_key,
+        token_auth_secret=config.token_auth_secret,
+        admin_secret=config.admin_secret,
+        embedded=False,
+        public_url=config.ws_url,
+    )
+
+    async def scenario() -> None:
+        janus = JanusSupervisor(config)
+        await janus.start()
+        try:
+            link.reset()
+            room = await asyncio.to_thread(rooms.create_room, description="x", publishers=5)
+            await janus.stop()
+            with pytest.raises(rooms.MediaUnavailable):
+                await asyncio.to_thread(rooms.room_exists, room.room_id)
+            await janus.start()
+            # Janus lost the room with its memory; the same link answers once it is back.
+            assert not await asyncio.to_thread(rooms.room_exists, room.room_id)
+            assert link.link().sessions_opened == 2
+        finally:
+            link.reset()
+            await janus.stop()
+
+    asyncio.run(scenario())

@@ -20,10 +20,11 @@ from cryptography.x509.oid import NameOID
 from diemcau import config
 from diemcau.accounts.models import Role
 from diemcau.config import ConfigError, FrontSettings, TurnSettings
-from diemcau.live import media_policy, rooms
+from diemcau.live import media_policy
 from diemcau.live.actions import NOT_ALLOWED, NOT_INVITED, Actor
 from diemcau.live.services import Refused
 from diemcau.meetings.models import Invitation, Meeting
+from diemcau.sfu import rooms
 from diemcau.turn import certificate, credentials, turnconfig
 from diemcau.turn.turnconfig import TurnConfig
 from tests.conftest import MakeUser, Org

@@ -7,13 +7,11 @@ the sender's role and site. Docs: docs/live.md (the protocol).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
@@ -234,9 +232,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if kind == "snapshot":
                 await self._send_snapshot()
             elif kind == "media.access":
-                access = await database_sync_to_async(media_policy.access_for)(
-                    actor, _request_host(self.scope)
-                )
+                # The database part on a worker thread, the Janus part on the Janus link:
+                # a burst of sites joining queues on neither the sync thread nor this loop.
+                access = await media_policy.aaccess_for(actor, _request_host(self.scope))
                 await self._reply({"type": "media.access", "ref": ref, **access})
             elif kind == "media.published":
                 self._enforce_audio_soon()
@@ -314,30 +312,4 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     def _enforce_audio_soon(self) -> None:
         """Tell Janus whose audio passes, without holding up this connection."""
         assert self.actor is not None
-        task = asyncio.create_task(_enforce_in_order(self.actor.meeting_id))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        task.add_done_callback(_log_failure)
-
-
-# One enforcement at a time per meeting (in this process), and at most one waiting: the
-# waiting run reads the state when its turn comes, so the last word is the newest state.
-# Across processes, `serve`'s periodic check converges within seconds.
-_enforcing: dict[int, asyncio.Lock] = {}
-_waiting: set[int] = set()
-_background: set[asyncio.Task[Any]] = set()
-
-
-async def _enforce_in_order(meeting_id: int) -> None:
-    if meeting_id in _waiting:
-        return
-    _waiting.add(meeting_id)
-    lock = _enforcing.setdefault(meeting_id, asyncio.Lock())
-    async with lock:
-        _waiting.discard(meeting_id)
-        await sync_to_async(media_policy.enforce_audio, thread_sensitive=False)(meeting_id)
-
-
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("enforcing audio failed: %s", task.exception())
+        media_policy.enforcement.soon(self.actor.meeting_id)

@@ -8,8 +8,10 @@ layer, and a high layer for the one it enlarges; audio only from sites whose mic
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections
@@ -17,24 +19,33 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.permissions import is_hq_staff
-from diemcau.live import rooms
 from diemcau.live import state as live_state
 from diemcau.live.actions import NOT_ALLOWED, NOT_INVITED, NOT_LIVE
 from diemcau.live.models import Attendance, LiveState
 from diemcau.live.services import Actor, Refused
 from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
+from diemcau.sfu import rooms
+from diemcau.sfu.feeds import CAMERA, SCREEN, SLOTS, feed_id
+from diemcau.sfu.upkeep import EnforcementQueue
 from diemcau.turn import credentials as turn_credentials
 
 log = logging.getLogger(__name__)
 
 
-def access_for(actor: Actor, host: str = "") -> dict[str, Any]:
-    """Janus tokens for this page, bound to its own feed ids, and TURN credentials.
+@dataclass(frozen=True)
+class _Grant:
+    """What the database said a page may have; Janus is asked afterwards."""
 
-    Checked again on every request, not only when the socket opened: a site whose
-    invitation was withdrawn, or an account disabled since, gets nothing. `host` is the
-    name the page was opened at (the TURN URLs use it when the front serves that name).
-    """
+    room_id: int
+    room_secret: str
+    camera: int
+    screen: int
+    ice_servers: list[dict[str, object]]
+
+
+def _checked(actor: Actor, host: str) -> _Grant:
+    """Checked again on every request, not only when the socket opened: a site whose
+    invitation was withdrawn, or an account disabled since, gets nothing."""
     meeting = Meeting.objects.get(pk=actor.meeting_id)
     if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
         raise Refused(NOT_LIVE, _("The meeting is not live."))
@@ -50,18 +61,43 @@ def access_for(actor: Actor, host: str = "") -> dict[str, Any]:
         if not Invitation.objects.filter(meeting=meeting, site_id=actor.site_id).exists():
             raise Refused(NOT_INVITED, _("This site is no longer invited to the meeting."))
         participant = f"m{meeting.pk}-s{actor.site_id}"
-    camera = live_state.feed_id(actor.site_id, live_state.CAMERA)
-    screen = live_state.feed_id(actor.site_id, live_state.SCREEN)
-    access = rooms.grant_access(meeting.janus_room, meeting.janus_room_secret, (camera, screen))
+    return _Grant(
+        room_id=meeting.janus_room,
+        room_secret=meeting.janus_room_secret,
+        camera=feed_id(actor.site_id, CAMERA),
+        screen=feed_id(actor.site_id, SCREEN),
+        ice_servers=ice_servers_for(meeting, participant, host),
+    )
+
+
+def _reply(grant: _Grant, access: rooms.MediaAccess) -> dict[str, Any]:
     return {
         "janus_url": access.janus_url,
         "core_token": access.core_token,
         "room": access.room_id,
         "room_token": access.room_token,
-        "feed": camera,
-        "screen_feed": screen,
-        "ice_servers": ice_servers_for(meeting, participant, host),
+        "feed": grant.camera,
+        "screen_feed": grant.screen,
+        "ice_servers": grant.ice_servers,
     }
+
+
+def access_for(actor: Actor, host: str = "") -> dict[str, Any]:
+    """Janus tokens for this page, bound to its own feed ids, and TURN credentials.
+
+    `host` is the name the page was opened at (the TURN URLs use it when the front serves
+    that name)."""
+    grant = _checked(actor, host)
+    feeds = (grant.camera, grant.screen)
+    return _reply(grant, rooms.grant_access(grant.room_id, grant.room_secret, feeds))
+
+
+async def aaccess_for(actor: Actor, host: str = "") -> dict[str, Any]:
+    """`access_for` from the control socket: the database part on a worker thread, the
+    Janus part on the Janus link, so a burst of joins holds up no thread."""
+    grant = await database_sync_to_async(_checked)(actor, host)
+    feeds = (grant.camera, grant.screen)
+    return _reply(grant, await rooms.agrant_access(grant.room_id, grant.room_secret, feeds))
 
 
 def ice_servers_for(meeting: Meeting, participant: str, host: str) -> list[dict[str, object]]:
@@ -87,7 +123,7 @@ def connected_sites(meeting_id: int) -> set[int]:
 
 def open_feeds(state: LiveState, connected: set[int]) -> set[int]:
     """Whose audio Janus lets through: open microphones of sites that are connected."""
-    return {live_state.feed_id(s) for s in connected if live_state.audio_open(state, s)}
+    return {feed_id(s) for s in connected if live_state.audio_open(state, s)}
 
 
 def allowed_feeds(connected: set[int]) -> set[int]:
@@ -95,11 +131,7 @@ def allowed_feeds(connected: set[int]) -> set[int]:
     join under another site's id; a publisher is kept only while the site whose id it uses
     has its control connection open (and a site's own page, when it connects and asks for
     access, kicks whoever holds its ids)."""
-    return {
-        live_state.feed_id(s, slot)
-        for s in connected
-        for slot in (live_state.CAMERA, live_state.SCREEN)
-    }
+    return {feed_id(s, slot) for s in connected for slot in SLOTS}
 
 
 def enforce_audio(meeting_id: int) -> int:
@@ -128,3 +160,7 @@ def enforce_all() -> None:
             enforce_audio(meeting_id)
         except rooms.MediaUnavailable as exc:
             log.warning("meeting %s: cannot enforce audio: %s", meeting_id, exc)
+
+
+# The control sockets of this process ask for enforcement through this queue.
+enforcement = EnforcementQueue(enforce_audio)

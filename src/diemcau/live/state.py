@@ -22,6 +22,7 @@ from diemcau.live.models import (
     RollCall,
 )
 from diemcau.meetings.models import Meeting
+from diemcau.sfu.feeds import SCREEN, feed_id
 
 SECTIONS = (
     "meeting",
@@ -37,17 +38,6 @@ SECTIONS = (
     "chat",
     "vote",
 )
-
-# Janus feed ids are derived from the site, so the server knows whose stream is whose.
-CAMERA, SCREEN = 1, 2
-
-
-def feed_id(site_id: int, slot: int = CAMERA) -> int:
-    return site_id * 10 + slot
-
-
-def site_of_feed(feed: int) -> tuple[int, int]:
-    return feed // 10, feed % 10
 
 
 def audio_open(state: LiveState, site_id: int) -> bool:

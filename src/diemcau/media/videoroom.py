@@ -8,15 +8,19 @@ that changes a room (``destroy``, ``allowed``, ``kick``, ``moderate``) needs the
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .client import JanusClient, JanusHandle
-from .errors import JanusError
+from .errors import JanusError, MediaError
 
 PLUGIN = "janus.plugin.videoroom"
 AllowedAction = Literal["enable", "disable", "add", "remove"]
+# A participant id that no real publisher uses (the monitor that reads a room's streams).
+MONITOR_SLOT = 9
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,38 @@ class VideoRoomAdmin:
             for p in people
             if isinstance(p, Mapping)
         ]
+
+    async def published_streams(self, room_id: int, secret: str) -> list[dict[str, Any]]:
+        """Every active publisher with its streams (mid, type, moderated).
+
+        Only a participant's `joined` event lists the streams with their moderation, so a
+        monitor joins briefly on a handle of its own, publishing nothing, with a one-off
+        token added to the room's ACL and removed again.
+        """
+        token = secrets.token_urlsafe(24)
+        await self.allowed(room_id, secret, "add", [token])
+        handle = await self.client.attach(PLUGIN)
+        try:
+            reply = await handle.message(
+                {
+                    "request": "join",
+                    "ptype": "publisher",
+                    "room": room_id,
+                    "id": secrets.randbelow(10**12) * 10 + MONITOR_SLOT,
+                    "display": "diemcau-monitor",
+                    "token": token,
+                },
+                timeout=self.timeout,
+            )
+            publishers = reply.data.get("publishers", [])
+            with contextlib.suppress(MediaError):
+                await handle.message({"request": "leave"})
+            return [p for p in publishers if isinstance(p, dict)]
+        finally:
+            with contextlib.suppress(MediaError):
+                await handle.detach()
+            with contextlib.suppress(MediaError):
+                await self.allowed(room_id, secret, "remove", [token])
 
     async def _request(self, body: Mapping[str, Any]) -> dict[str, Any]:
         handle = self._handle

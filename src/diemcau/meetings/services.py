@@ -1,8 +1,8 @@
 """The only place that changes meetings. Each function runs in one transaction.
 
 Starting a meeting creates its Janus room and ending it destroys the room (through
-`live.rooms`, which talks to Janus); the database is updated only once Janus has answered,
-so a meeting is never shown as live without a room.
+`sfu.rooms`, the only code that talks to Janus); the database is updated only once Janus
+has answered, so a meeting is never shown as live without a room.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.models import User
-from diemcau.live import rooms
 from diemcau.live import services as live_services
 from diemcau.meetings.models import (
     AgendaItem,
@@ -35,6 +34,7 @@ from diemcau.meetings.models import (
     MeetingStatus,
 )
 from diemcau.orgs.models import Site, Unit
+from diemcau.sfu import rooms
 
 log = logging.getLogger(__name__)
 
@@ -251,28 +251,6 @@ def add_document(
         document.file.delete(save=False)
         raise
     return document
-
-
-def restore_live_rooms() -> list[int]:
-    """Re-create the room of every live meeting that Janus no longer has.
-
-    Janus keeps rooms in memory only: after it restarts (crash, upgrade) the live meetings'
-    rooms are gone. Same id and secret, so tokens already issued keep their meaning once
-    re-added by the clients' next join.
-    """
-    restored: list[int] = []
-    for meeting in Meeting.objects.filter(status=MeetingStatus.LIVE, janus_room__isnull=False):
-        assert meeting.janus_room is not None
-        if rooms.room_exists(meeting.janus_room):
-            continue
-        rooms.recreate_room(
-            rooms.Room(meeting.janus_room, meeting.janus_room_secret),
-            description=meeting.title[:100],
-            publishers=meeting.invitations.count() + 10,
-        )
-        restored.append(meeting.pk)
-        log.warning("re-created Janus room %s for live meeting %s", meeting.janus_room, meeting.pk)
-    return restored
 
 
 # --- directives (văn bản chỉ đạo) ---------------------------------------------------------

@@ -23,14 +23,14 @@ from diemcau.front import certs
 from diemcau.front.caddyconfig import Upstreams
 from diemcau.front.supervisor import CaddySupervisor
 from diemcau.live import mediaserver
+from diemcau.live.media_policy import enforce_all
 from diemcau.media.supervisor import JanusSupervisor
+from diemcau.sfu.upkeep import keep_rooms
 from diemcau.turn.supervisor import TurnSupervisor, embedded_config
 
 CERTIFICATE_CHECK_SECONDS = 3600.0
 
 log = logging.getLogger("diemcau.serve")
-
-ROOM_CHECK_SECONDS = 10.0
 
 
 class Command(BaseCommand):
@@ -109,7 +109,8 @@ class Command(BaseCommand):
         except StartError:
             await self._stop_all(children)
             raise
-        checker = asyncio.create_task(self._keep_rooms())
+        # Rooms re-created after a Janus restart, mutes and publishing rights enforced.
+        checker = asyncio.create_task(keep_rooms(enforce_all))
         renewer = asyncio.create_task(self._keep_certificate(coturn)) if coturn else None
         server = uvicorn.Server(
             uvicorn.Config(
@@ -184,19 +185,3 @@ class Command(BaseCommand):
                     )
                     % {"ca": front.ca_url, "fingerprint": root.sha256}
                 )
-
-    async def _keep_rooms(self) -> None:
-        """Re-create live meetings' rooms whenever Janus has lost them (after a restart)."""
-        from diemcau.live.media_policy import enforce_all
-        from diemcau.live.rooms import MediaUnavailable
-        from diemcau.meetings.services import restore_live_rooms
-
-        while True:
-            try:
-                await sync_to_async(restore_live_rooms, thread_sensitive=False)()
-                # Also the safety net for mutes: a publisher that got past them (a race
-                # between two app processes, an impostor feed id) is corrected here.
-                await sync_to_async(enforce_all, thread_sensitive=False)()
-            except MediaUnavailable as exc:
-                log.warning("cannot check live rooms: %s", exc)
-            await asyncio.sleep(ROOM_CHECK_SECONDS)

@@ -18,7 +18,6 @@ allowed-peer-ip nothing reaches Janus; without the IPv6 deny lines the IPv6 rela
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -29,14 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from diemcau.config import FrontSettings
-from diemcau.turn import certificate, credentials, turnconfig
+from diemcau.turn import certificate, credentials
 from diemcau.turn.turnconfig import TurnConfig
+from tests.integration.turnbed import make_ca, start_coturn
 from tests.netbed import TOOLS, Host, NetBed, netbed_available
 
 pytestmark = pytest.mark.netbed
@@ -129,54 +125,9 @@ class Relay:
     site_echo_port: int
 
 
-def make_ca(folder: Path) -> Path:
-    """A throwaway root in the layout Caddy's local CA has (what certificate.py reads)."""
-    authority = folder / "storage" / "pki" / "authorities" / "local"
-    authority.mkdir(parents=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TURN test root")])
-    now = dt.datetime.now(dt.UTC)
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (authority / "root.crt").write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    (authority / "root.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return authority / "root.crt"
-
-
 def serve(host: Host, argv: list[str]) -> int:
     _proc, line = host.popen_ready([sys.executable, str(TOOLS), *argv])
     return int(line.split()[1])
-
-
-def wait_listening(host: Host, port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not host.can_connect_tcp(host.ip, port, timeout=0.5):
-        if time.monotonic() > deadline:
-            pytest.fail(f"coturn does not listen on {host.ip}:{port} after {timeout} s")
-        time.sleep(0.1)
-
-
-def start_coturn(host: Host, config: TurnConfig) -> None:
-    turnconfig.write(config)
-    host.popen(turnconfig.command(config))
-    wait_listening(host, config.port)
-    if config.tls_port:
-        wait_listening(host, config.tls_port)
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,8 @@ def test_doctor_passes_against_a_running_janus(
 
     # The front has a test of its own (test_front_caddy.py); here Janus is what is checked.
     settings.FRONT = dataclasses.replace(settings.FRONT, mode="external")
+    # So has TURN (test_doctor_turn.py).
+    settings.TURN = dataclasses.replace(settings.TURN, mode="off")
     call_command("doctor", "--port", "1")
     out = capsys.readouterr().out
     assert "✗" not in out, out

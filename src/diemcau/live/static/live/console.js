@@ -91,7 +91,13 @@ function renderTile(siteId) {
   const g = q ? grade(q) : "unknown";
   tile.badge.className = `quality ${g}`;
   tile.badge.textContent = q && q.rtt != null ? `${Math.round(q.rtt)} ms` : "";
-  tile.badge.title = q ? `RTT ${Math.round(q.rtt ?? 0)} ms · ${gettext("loss")} ${(q.loss ?? 0).toFixed(1)}% · ${Math.round(q.kbps ?? 0)} kbps` : "";
+  tile.badge.title = q
+    ? interpolate(
+        gettext("Round trip %(rtt)s ms · loss %(loss)s · %(kbps)s kbit/s"),
+        { rtt: number(Math.round(q.rtt ?? 0)), loss: `${(q.loss ?? 0).toFixed(1)} %`, kbps: number(Math.round(q.kbps ?? 0)) },
+        true,
+      )
+    : "";
   // Devices and media problems, as the site reports them (HQ's own from this console).
   const own = siteId === control.you.site;
   const m = tileBadge(own ? ownMediaState() : mediaStates.get(siteId));
@@ -166,7 +172,8 @@ function render() {
           {},
           h("strong", {}, floorSite.name),
           state.floor.topic ? ` — ${state.floor.topic}` : "",
-          h("span", { class: "muted" }, ` (${gettext("since")} ${timeOf(state.floor.since)})`),
+          " ",
+          h("span", { class: "muted" }, interpolate(gettext("(since %(time)s)"), { time: timeOf(state.floor.since) }, true)),
           " ",
           h("button", { class: "danger", id: "take-back", onclick: () => act("floor.take_back") }, gettext("Take back the floor")),
         )
@@ -197,10 +204,11 @@ function render() {
   if (roll) {
     const t = roll.totals;
     $("#roll-totals").textContent = interpolate(
-      gettext("Roll call no. %(n)s%(state)s: %(sp)s/%(si)s sites, %(dp)s/%(de)s delegates"),
+      roll.open
+        ? gettext("Roll call no. %(n)s (open): %(sp)s/%(si)s sites, %(dp)s/%(de)s delegates")
+        : gettext("Roll call no. %(n)s (closed): %(sp)s/%(si)s sites, %(dp)s/%(de)s delegates"),
       {
         n: roll.number,
-        state: roll.open ? ` (${gettext("open")})` : ` (${gettext("closed")})`,
         sp: t.sites_present,
         si: t.sites_invited,
         dp: number(t.delegates_present),
@@ -236,7 +244,10 @@ function renderVote(state, sites) {
   show($("#vote-form"), showForm);
   show($("#vote-live"), !showForm);
   if (!vote || showForm) return;
-  $("#vote-title").textContent = interpolate(gettext("Vote no. %s: %s"), [vote.number, vote.text]) + (vote.secret ? ` (${gettext("secret")})` : "");
+  $("#vote-title").textContent = interpolate(
+    vote.secret ? gettext("Vote no. %s (secret ballot): %s") : gettext("Vote no. %s: %s"),
+    [vote.number, vote.text],
+  );
   const r = vote.result;
   const max = Math.max(1, ...Object.values(r.tally));
   $("#vote-tally").replaceChildren(

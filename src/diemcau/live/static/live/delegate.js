@@ -19,7 +19,9 @@ function render() {
   const sites = new Map(state.sites.map((s) => [s.id, s]));
   show($("#announcement"), !!state.announcement);
   $("#announcement-text").textContent = state.announcement || "";
-  $("#floor-now").textContent = state.floor ? `${gettext("Speaking")}: ${sites.get(state.floor.site)?.name || ""}` : "";
+  $("#floor-now").textContent = state.floor
+    ? interpolate(gettext("Speaking: %(site)s"), { site: sites.get(state.floor.site)?.name || "" }, true)
+    : "";
   const vote = state.vote;
   show($("#vote"), !!vote);
   show($("#no-vote"), !vote);
@@ -29,8 +31,10 @@ function render() {
   if (!vote.open) {
     $("#vote-choices").replaceChildren();
     $("#vote-status").textContent =
-      vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · ") + " — " +
-      (!r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."));
+      interpolate(gettext("%(tally)s — %(result)s"), {
+        tally: vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · "),
+        result: !r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."),
+      }, true);
     return;
   }
   if (vote.counting !== "individual") {

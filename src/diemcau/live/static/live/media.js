@@ -6,6 +6,7 @@
 /* global Janus, gettext, interpolate */
 
 import { acquire, acquireKind, mediaStatus } from "./devices.js";
+import { layers, plan, targets } from "./plan.js";
 
 // Creating the Janus session, and the first PeerConnection reaching ICE connected. ICE gets
 // 12 s from its offer so that, with the page's own start-up, a site whose network blocks UDP
@@ -407,17 +408,9 @@ export class Media extends EventTarget {
     this.reconcile();
   }
 
-  // The streams we should receive now: wanted ∩ actually published.
+  // The streams we should receive now: wanted ∩ actually published (plan.js).
   targets() {
-    const out = new Map(); // key feed:feedMid -> {feed, mid, substream}
-    for (const [feed, w] of this.want) {
-      for (const s of this.publishers.get(feed) || []) {
-        if ((s.type === "audio" && w.audio) || (s.type === "video" && w.video)) {
-          out.set(`${feed}:${s.mid}`, { feed, mid: s.mid, type: s.type, substream: w.substream });
-        }
-      }
-    }
-    return out;
+    return targets(this.want, this.publishers);
   }
 
   async reconcile() {
@@ -439,44 +432,25 @@ export class Media extends EventTarget {
     }
   }
 
+  // One step towards what is wanted: the plan (plan.js) carried out over Janus.
   async reconcileOnce() {
-    const targets = this.targets();
-    const current = new Map();
-    for (const [mid, info] of this.subscribed) current.set(`${info.feed}:${info.feedMid}`, mid);
-    let subscribe = [...targets.entries()]
-      .filter(([k]) => !current.has(k))
-      .map(([, t]) => ({ feed: t.feed, mid: t.mid, type: t.type }));
-    let unsubscribe = [...current.entries()]
-      .filter(([k]) => !targets.has(k))
-      .map(([k, subMid]) => {
-        const [feed, mid] = k.split(":");
-        return { feed: Number(feed), mid, subMid, type: this.subscribed.get(subMid)?.type };
-      });
-    if (this.sub && subscribe.length && unsubscribe.length) {
+    const wantedTargets = this.targets();
+    const p = plan(wantedTargets, this.subscribed, { hasSubscriber: !!this.sub });
+    let { subscribe, unsubscribe } = p;
+    if (this.sub && p.pairs.length) {
       // The floor or the main source moved: move our existing m-lines to the new feed with
       // VideoRoom `switch` — no renegotiation, the picture comes with the keyframe Janus
       // requests (measured ~3x faster than `update`, BENCHMARKS.md).
-      const pairs = [];
-      const free = [...unsubscribe];
-      for (const want of subscribe) {
-        const i = free.findIndex((u) => u.type === want.type);
-        if (i >= 0) pairs.push({ feed: want.feed, mid: want.mid, sub_mid: free.splice(i, 1)[0].subMid });
-      }
-      if (pairs.length) {
-        try {
-          this.sub.send({ message: { request: "switch", streams: pairs } });
-          await this.subInbox.wait((m) => m.switched === "ok");
-          this.switches += 1;
-          subscribe = subscribe.filter((w) => !pairs.some((p) => p.feed === w.feed && p.mid === w.mid));
-          unsubscribe = free;
-          // Janus's reply carries the new stream map (mapStreams); the tracks regroup.
-        } catch {
-          // Fall back to update below (e.g. a stream Janus cannot switch).
-        }
+      try {
+        this.sub.send({ message: { request: "switch", streams: p.pairs } });
+        await this.subInbox.wait((m) => m.switched === "ok");
+        this.switches += 1;
+        ({ subscribe, unsubscribe } = p.afterSwitch);
+        // Janus's reply carries the new stream map (mapStreams); the tracks regroup.
+      } catch {
+        // Fall back to update below (e.g. a stream Janus cannot switch).
       }
     }
-    subscribe = subscribe.map(({ feed, mid }) => ({ feed, mid }));
-    unsubscribe = unsubscribe.map(({ feed, mid }) => ({ feed, mid }));
     if (!this.sub) {
       if (subscribe.length === 0) return;
       await this.subscribeFirst(subscribe);
@@ -489,15 +463,8 @@ export class Media extends EventTarget {
       if (jsep) await this.answerSub(jsep);
     }
     // Layers: ask Janus for the simulcast layer the policy wants (a switch brings a keyframe).
-    const configure = [];
-    for (const [mid, info] of this.subscribed) {
-      if (info.type !== "video") continue;
-      const t = targets.get(`${info.feed}:${info.feedMid}`);
-      if (t && this.substreams.get(mid) !== t.substream) {
-        this.substreams.set(mid, t.substream);
-        configure.push({ mid, substream: t.substream });
-      }
-    }
+    const configure = layers(wantedTargets, this.subscribed, this.substreams);
+    for (const { mid, substream } of configure) this.substreams.set(mid, substream);
     if (configure.length && this.sub) this.sub.send({ message: { request: "configure", streams: configure } });
   }
 

@@ -54,7 +54,11 @@ function render() {
   const floorSite = state.floor ? sites.get(state.floor.site) : null;
   const floorVisible = !!floorSite && state.floor.site !== state.main_source && state.floor.site !== you.site;
   show($("#floor-box"), floorVisible);
-  $("#floor-label").textContent = floorSite ? `${gettext("Speaking")}: ${floorSite.name}` + (state.floor.topic ? ` — ${state.floor.topic}` : "") : "";
+  $("#floor-label").textContent = !floorSite
+    ? ""
+    : state.floor.topic
+      ? interpolate(gettext("Speaking: %(site)s — %(topic)s"), { site: floorSite.name, topic: state.floor.topic }, true)
+      : interpolate(gettext("Speaking: %(site)s"), { site: floorSite.name }, true);
   // The slides box appears once their stream actually arrives (see placeStreams).
   // Microphone: open only when the server allows it (floor, main source, or the chair).
   const allowed = (state.mics?.open || []).includes(you.site);
@@ -115,8 +119,10 @@ function renderVote(state, you) {
     show($("#vote-choices"), false);
     show($("#vote-counts"), false);
     $("#vote-status").textContent =
-      vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · ") + " — " +
-      (!r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."));
+      interpolate(gettext("%(tally)s — %(result)s"), {
+        tally: vote.options.map((o) => `${o}: ${number(r.tally[o] || 0)}`).join(" · "),
+        result: !r.quorum ? gettext("Not valid: quorum not reached.") : r.adopted ? gettext("Adopted.") : gettext("Not adopted."),
+      }, true);
     return;
   }
   $("#vote-status").textContent = voted ? gettext("Your site has voted. Thank you.") : "";

@@ -1,5 +1,6 @@
 // Docs: docs/live.md — small DOM helpers shared by the room page and the HQ console.
 
+import { formatNumber, formatTime, pageLanguage } from "./format.js";
 import { explain } from "./problems.js";
 
 export function h(tag, attrs = {}, ...children) {
@@ -25,13 +26,11 @@ export function show(el, visible) {
 }
 
 export function timeOf(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return d.toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
+  return formatTime(iso, pageLanguage());
 }
 
 export function number(n) {
-  return Number(n || 0).toLocaleString("vi-VN");
+  return formatNumber(n, pageLanguage());
 }
 
 // Attach a stream to a <video>, keeping playback going across track changes.

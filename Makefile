@@ -16,7 +16,7 @@ TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
 
 export DIEMCAU_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test test-sqlite test-postgres lint e2e bench deps deps-test messages clean doctor
+.PHONY: help run test test-sqlite test-postgres lint e2e bench deps deps-test messages clean doctor install uninstall
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,14 @@ run: deps messages ## install what is missing, migrate, load the demo, start Jan
 test: deps-test messages ## install the same, then run the whole suite (SQLite, then PostgreSQL)
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+# --- a real server (deploy/install.sh; docs/deploy.md, "Production install") ----------
+
+install: ## production install (root): packages, user, /opt/diemcau, PostgreSQL, systemd unit; DOMAIN=… optional
+	@DOMAIN='$(DOMAIN)' PYTHON='$(PYTHON)' deploy/install.sh install
+
+uninstall: ## remove the systemd unit and /opt/diemcau; keeps the data, the settings and the database
+	@deploy/install.sh uninstall
 
 # Browser tests run on their own: Playwright's sync API keeps an event loop running in the
 # main thread, which the asyncio tests of the same process cannot share.

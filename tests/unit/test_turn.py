@@ -161,10 +161,14 @@ def test_it_relays_to_janus_only_and_denies_every_special_range(tmp_path: Path) 
         "fe80::1",
         "fd00::1",
         "ff02::1",
+        "8.8.8.8",  # anywhere else: it relays to Janus only
+        "2a00:1450::1",
     ):
         ip = ipaddress.ip_address(address)
         assert any(_in_range(ip, r) for r in denied), address
     assert "allowed-peer-ip=10.77.0.1" in lines
+    # Never a bare "::" (coturn reads it as every address: the list would be for show).
+    assert "denied-peer-ip=::" not in lines
     assert "relay-ip=10.77.0.1" in lines
     for flag in ("no-cli", "no-tlsv1", "no-tlsv1_1", "no-tcp-relay", "use-auth-secret", "no-tls"):
         assert flag in lines, flag

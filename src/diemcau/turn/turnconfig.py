@@ -35,7 +35,6 @@ DENIED_NETWORKS = (
     "203.0.113.0/24",
     "224.0.0.0/4",
     "240.0.0.0/4",
-    "::/128",
     "::1/128",
     "::ffff:0:0/96",
     "64:ff9b::/96",
@@ -48,6 +47,12 @@ DENIED_NETWORKS = (
     "fe80::/10",
     "ff00::/8",
 )
+
+
+# Not "::" alone: coturn 4.6 reads `denied-peer-ip=::` as every address of both families,
+# which hid that the list above was not what refused (found by tests/integration/
+# test_turn_relay.py). The whole of both spaces is denied explicitly instead.
+EVERYTHING = ("0.0.0.0/0", "::/0")
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,11 @@ def render(c: TurnConfig) -> str:
         f"total-quota={c.total_quota}",
         f"max-bps={c.max_bps}",
         "",
-        "# Relay to Janus only.",
+        "# Relay to Janus only: every special-purpose range by name, then everything else.",
         "no-tcp-relay",
         "no-multicast-peers",
         *(f"denied-peer-ip={network_range(n)}" for n in DENIED_NETWORKS),
+        *(f"denied-peer-ip={network_range(n)}" for n in EVERYTHING),
         f"allowed-peer-ip={c.relay_ip}",
         "",
         "# Nothing else listens or talks: no CLI, no web admin, no DTLS, no old TLS or STUN.",

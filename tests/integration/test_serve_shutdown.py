@@ -90,3 +90,22 @@ def test_a_killed_serve_takes_janus_and_caddy_with_it(
     proc.kill()  # SIGKILL: no shutdown code runs
     proc.wait(timeout=10)
     assert gone(kids, timeout=10)
+
+
+def test_sigterm_stops_coturn_caddy_and_janus_in_order_before_serve_exits(
+    serve: tuple[subprocess.Popen[bytes], Path],
+) -> None:
+    """What systemd or `kill` sends: serve itself stops its children, last started first
+    (uvicorn re-raising the signal used to kill serve first, leaving them to PDEATHSIG)."""
+    proc, log = serve
+    kids = children(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert gone(kids)
+    text = log.read_text()
+    stopped = [
+        name for line in text.splitlines() for name in ("coturn", "Caddy", "Janus")
+        if f"{name} (pid" in line and line.endswith("stopped")
+    ]  # fmt: skip
+    assert stopped == ["coturn", "Caddy", "Janus"], text
+    assert "restarting" not in text

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import socket
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,25 @@ from diemcau.turn.supervisor import TurnSupervisor, embedded_config
 CERTIFICATE_CHECK_SECONDS = 3600.0
 
 log = logging.getLogger("diemcau.serve")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising the signal that stopped it.
+
+    uvicorn 0.54 re-raises SIGTERM/SIGINT once it has shut down, which kills this process
+    before `serve` stops Janus, Caddy and coturn in order (they then die by SIGKILL through
+    PDEATHSIG). The signal has done its job by then: `serve` finishes its own shutdown and
+    exits. (Relies on uvicorn's `_captured_signals`; tests/integration/test_serve_shutdown.py
+    fails if that changes.)
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
 
 class Command(BaseCommand):
@@ -112,7 +132,7 @@ class Command(BaseCommand):
         # Rooms re-created after a Janus restart, mutes and publishing rights enforced.
         checker = asyncio.create_task(keep_rooms(enforce_all))
         renewer = asyncio.create_task(self._keep_certificate(coturn)) if coturn else None
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 "diemcau.asgi:application",
                 host=host,

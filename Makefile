@@ -11,7 +11,7 @@ PYTHON    ?= $(shell for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versio
                 if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
 PY        := $(VENV)/bin/python
 APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext fonts-dejavu-core caddy coturn iproute2
-APT_TEST  := chromium libnss3-tools nftables curl
+APT_TEST  := chromium libnss3-tools nftables curl strace
 TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
 
 export DIEMCAU_DATA_DIR ?= $(abspath $(DATA_DIR))

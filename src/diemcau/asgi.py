@@ -16,8 +16,9 @@ django_asgi = get_asgi_application()
 
 from diemcau.live.routing import websocket_urlpatterns  # noqa: E402
 
-# Static files (our CSS/JS and Debian's janus.js) are served by the app itself so that a
-# LAN install needs no web server in front; a real deployment puts nginx there (deploy/).
+# Static files (our CSS/JS and Debian's janus.js) are served by the app itself, behind the
+# HTTPS front (Caddy) that `serve` runs — in the embedded default and in the production
+# install alike (docs/deploy.md).
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_asgi),

@@ -318,8 +318,8 @@ class FrontSettings:
       * ``own``: ``DIEMCAU_TLS_CERT``/``DIEMCAU_TLS_KEY`` are the organisation's certificate;
       * ``internal``: neither: Caddy's own local CA signs a certificate for every address and
         name of this server (the root is offered at ``/ca/``);
-      * ``external``: ``DIEMCAU_FRONT=external``: a front someone else runs (e.g. the
-        production install's Caddy unit); ``serve`` then starts no Caddy;
+      * ``external``: ``DIEMCAU_FRONT=external``: a front the organisation runs itself (its
+        own reverse proxy); ``serve`` then starts no Caddy;
       * ``none``: ``DIEMCAU_FRONT=none``: no HTTPS at all, the app and Janus reached directly
         on loopback — for tests and benchmarks on one machine only (browsers on other hosts
         get no camera or microphone over plain HTTP).

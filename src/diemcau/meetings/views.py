@@ -17,12 +17,13 @@ from django.views.decorators.http import require_POST
 from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
 from diemcau.front.notice import ca_notice
-from diemcau.live import joinlinks, rooms
+from diemcau.live import joinlinks
 from diemcau.meetings import services
 from diemcau.meetings.forms import DocumentForm, MeetingForm
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Document, Invitation, Meeting, MeetingStatus
 from diemcau.meetings.selectors import visible_meetings
+from diemcau.sfu import rooms
 
 
 @login_required

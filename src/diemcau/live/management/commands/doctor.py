@@ -36,8 +36,8 @@ from diemcau import config, listening
 from diemcau.config import FrontSettings, TurnSettings
 from diemcau.front import certs
 from diemcau.listening import Listener, Proto
-from diemcau.live import rooms
 from diemcau.media.client import probe_info
+from diemcau.sfu import rooms
 from diemcau.turn import credentials, probe, turnconfig
 
 Check = Callable[[], str]

@@ -510,7 +510,8 @@ def turn_settings(values: Mapping[str, str], environ: Environ | None = None) -> 
             )
     relay_ports = env_port_range("DIEMCAU_TURN_RELAY_PORTS", "49152-65535", environ=env)
     rtp = rtp_ports(env)
-    if relay_ports.min <= rtp.max and rtp.min <= relay_ports.max:
+    # Only where both run on this machine (serve starts coturn): off or external, no clash.
+    if mode == "embedded" and relay_ports.min <= rtp.max and rtp.min <= relay_ports.max:
         raise ConfigError(
             f"DIEMCAU_TURN_RELAY_PORTS ({relay_ports.text}) overlaps DIEMCAU_RTP_PORTS "
             f"({rtp.text}): coturn and Janus would take each other's ports; choose ranges apart"

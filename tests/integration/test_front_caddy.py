@@ -181,11 +181,16 @@ async def test_caddy_is_restarted_when_it_dies(caddy: CaddySupervisor) -> None:
 def test_doctor_checks_the_front_and_names_the_ca(
     caddy: CaddySupervisor, settings: Any, capsys: pytest.CaptureFixture[str], db: None
 ) -> None:
+    from django.utils import translation
+
     from diemcau.live.management.commands.doctor import Command
 
     settings.FRONT = caddy.front
     command = Command()
     assert caddy.front.origin() in command.check_front()
-    assert "valid for" in command.check_certificate()
+    with translation.override("en"):
+        assert "valid for" in command.check_certificate()
+    with translation.override("vi"):
+        assert "hợp lệ cho" in command.check_certificate()
     root = certs.load_root(caddy.front.ca_root)
     assert root is not None and root.sha256 in command.check_local_ca()

@@ -110,6 +110,11 @@ def test_a_bad_public_ip_is_named(value: str) -> None:
         config.turn_settings({"turn_auth_secret": SECRET}, environ={"DIEMCAU_PUBLIC_IP": value})
 
 
+def test_overlap_does_not_matter_without_an_embedded_coturn() -> None:
+    environ = {"DIEMCAU_RTP_PORTS": "45000-49999", "DIEMCAU_TURN": "off"}
+    assert config.turn_settings({"turn_auth_secret": SECRET}, environ=environ).mode == "off"
+
+
 def test_external_turn_needs_its_host_and_secret() -> None:
     with pytest.raises(ConfigError, match="DIEMCAU_TURN_HOST"):
         config.turn_settings({"turn_auth_secret": SECRET}, environ={"DIEMCAU_TURN": "external"})

@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from diemcau.serveprocess import ServeProcess
+from tests.support.serveprocess import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench " + secrets.token_urlsafe(12)
@@ -39,7 +39,7 @@ import django
 django.setup()
 from django.utils import timezone
 from diemcau.accounts.models import Role, User
-from diemcau.live import joinlinks
+from diemcau.meetings import joinlinks
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.meetings.services import save_meeting
 from diemcau.orgs.models import Site, SiteKind, Unit

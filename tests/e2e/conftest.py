@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from diemcau.serveprocess import ServeProcess
 from tests.netbed import trust_ca
+from tests.support.serveprocess import ServeProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from diemcau.media.client import JanusClient
-from diemcau.media.testing import Subscriber, subscribe
 from tests.e2e.conftest import Installation, log_in
+from tests.support.peers import Subscriber, subscribe
 
 LINKS = """
 import json
@@ -24,7 +24,7 @@ from django.utils import timezone
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import invited_sites, save_meeting
 from diemcau.orgs.models import Site
-from diemcau.live.joinlinks import delegate_path, join_path
+from diemcau.meetings.joinlinks import delegate_path, join_path
 start = timezone.now()
 m = save_meeting(Meeting(title='Hội nghị trực tuyến e2e', start=start, end=start + timedelta(hours=2),
                          main_site=Site.objects.get(kind='main')),
@@ -304,7 +304,7 @@ print(';'.join(f"{r.left_reason or 'open'}" for r in rows))
 
 MINUTES_AFTER_CRASH = """
 from diemcau.meetings.models import Meeting
-from diemcau.minutes.record import build
+from diemcau.minutes.selectors import build
 r = build(Meeting.objects.get(title='Hội nghị trực tuyến e2e'))
 a = next(s for s in r['sites'] if s['code'] == 'CSDN')
 print(len(a['connections']), a['delegates'][0], [rc['delegates_present'] for rc in r['roll_calls']],

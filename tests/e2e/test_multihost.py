@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
-from diemcau.serveprocess import ServeProcess
 from tests.e2e.conftest import CHROMIUM_ARGS, log_in
 from tests.e2e.test_live_meeting import frames_advance, state, wait_until
 from tests.netbed import Host, NetBed, chromium_wrapper, netbed_available, trust_ca
+from tests.support.serveprocess import ServeProcess
 
 pytestmark = pytest.mark.netbed
 
@@ -45,7 +45,7 @@ from django.utils import timezone
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import invited_sites, save_meeting
 from diemcau.orgs.models import Site
-from diemcau.live.joinlinks import join_path
+from diemcau.meetings.joinlinks import join_path
 start = timezone.now()
 m = save_meeting(Meeting(title='Hội nghị nhiều máy', start=start, end=start + timedelta(hours=2),
                          main_site=Site.objects.get(kind='main')),

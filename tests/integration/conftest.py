@@ -1,4 +1,4 @@
-"""A real Janus for the integration tests (aiortc peers are in diemcau.media.testing).
+"""A real Janus for the integration tests (aiortc peers are in tests/support/peers.py).
 
 Janus is started once per test session by ``JanusSupervisor`` on a temporary config folder
 and free ports, bound to the machine's non-loopback address (Janus does not offer

@@ -25,9 +25,9 @@ from diemcau.media.errors import (
     UnauthorizedPlugin,
 )
 from diemcau.media.supervisor import JanusSupervisor
-from diemcau.media.testing import Publisher, Subscriber, publish, subscribe
 from diemcau.media.tokens import sign_token
 from diemcau.media.videoroom import PLUGIN, RoomSpec, VideoRoomAdmin
+from tests.support.peers import Publisher, Subscriber, publish, subscribe
 
 pytestmark = [pytest.mark.janus, pytest.mark.asyncio(loop_scope="session")]
 

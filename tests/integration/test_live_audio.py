@@ -19,16 +19,15 @@ import pytest
 
 from diemcau.accounts.models import Role, User
 from diemcau.config import JanusSettings
-from diemcau.live import media_policy, services
+from diemcau.live import lifecycle, media_policy, services
 from diemcau.live.services import Actor
 from diemcau.media.client import JanusClient
 from diemcau.media.supervisor import JanusSupervisor
-from diemcau.media.testing import Publisher, Subscriber, publish, subscribe
-from diemcau.meetings import services as meetings
 from diemcau.meetings.models import Meeting
 from diemcau.sfu import rooms
 from diemcau.sfu.feeds import feed_id
 from tests.conftest import Org
+from tests.support.peers import Publisher, Subscriber, publish, subscribe
 
 pytestmark = [pytest.mark.janus, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +48,7 @@ def janus_settings(settings: Any, janus: JanusSupervisor) -> JanusSettings:
 
 @pytest.fixture
 def live_meeting(meeting: Meeting, janus_settings: JanusSettings) -> Meeting:
-    started = meetings.start_meeting(meeting)
+    started = lifecycle.start_meeting(meeting)
     assert started.janus_room is not None
     return started
 

@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from diemcau.accounts.models import Role
 from diemcau.asgi import application
-from diemcau.live import joinlinks
 from diemcau.live.consumers import CLOSE_FORBIDDEN
 from diemcau.live.models import Attendance, RollCall
+from diemcau.meetings import joinlinks
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.meetings.services import save_meeting
 from diemcau.orgs.models import Site

@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from diemcau.config import JanusSettings
+from diemcau.live import lifecycle
 from diemcau.media.client import JanusClient
 from diemcau.media.errors import RoomUnauthorized
 from diemcau.media.supervisor import JanusSupervisor
-from diemcau.media.testing import publish
 from diemcau.media.tokens import sign_token
-from diemcau.meetings import services
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.sfu import rooms
 from diemcau.sfu.upkeep import restore_live_rooms
+from tests.support.peers import publish
 
 pytestmark = pytest.mark.janus
 
@@ -38,11 +38,11 @@ def janus_settings(settings: Any, janus: JanusSupervisor) -> JanusSettings:
 def test_starting_a_meeting_creates_its_room_and_ending_destroys_it(
     meeting: Meeting, janus_settings: JanusSettings
 ) -> None:
-    started = services.start_meeting(meeting)
+    started = lifecycle.start_meeting(meeting)
     assert started.status == MeetingStatus.LIVE and started.janus_room is not None
     room = started.janus_room
     assert rooms.room_exists(room)
-    services.end_meeting(started)
+    lifecycle.end_meeting(started)
     assert not rooms.room_exists(room)
     started.refresh_from_db()
     assert started.status == MeetingStatus.ENDED and started.janus_room is None
@@ -58,7 +58,7 @@ def test_unreachable_janus_leaves_the_meeting_scheduled(meeting: Meeting, settin
         public_url="ws://127.0.0.1:9",
     )
     with pytest.raises(rooms.MediaUnavailable):
-        services.start_meeting(meeting)
+        lifecycle.start_meeting(meeting)
     meeting.refresh_from_db()
     assert meeting.status == MeetingStatus.SCHEDULED and meeting.janus_room is None
 
@@ -68,7 +68,7 @@ def test_wrong_admin_key_is_reported_and_nothing_changes(
 ) -> None:
     settings.JANUS = JanusSettings(**{**janus_settings.__dict__, "admin_key": "x" * 40})
     with pytest.raises(rooms.MediaUnavailable, match="433"):
-        services.start_meeting(meeting)
+        lifecycle.start_meeting(meeting)
     meeting.refresh_from_db()
     assert meeting.status == MeetingStatus.SCHEDULED
 
@@ -76,20 +76,20 @@ def test_wrong_admin_key_is_reported_and_nothing_changes(
 def test_room_lost_by_janus_is_restored_with_the_same_id_and_secret(
     meeting: Meeting, janus_settings: JanusSettings
 ) -> None:
-    started = services.start_meeting(meeting)
+    started = lifecycle.start_meeting(meeting)
     assert started.janus_room is not None
     rooms.destroy_room(started.janus_room, started.janus_room_secret)  # as if Janus restarted
     assert restore_live_rooms() == [started.pk]
     assert rooms.room_exists(started.janus_room)
     assert restore_live_rooms() == []
-    services.end_meeting(started)  # the secret still works: the restored room is destroyed
+    lifecycle.end_meeting(started)  # the secret still works: the restored room is destroyed
     assert not rooms.room_exists(started.janus_room)
 
 
 def test_participant_access_joins_only_with_its_own_tokens(
     meeting: Meeting, janus_settings: JanusSettings
 ) -> None:
-    started = services.start_meeting(meeting)
+    started = lifecycle.start_meeting(meeting)
     assert started.janus_room is not None
     access = rooms.grant_access(started.janus_room, started.janus_room_secret)
 
@@ -104,7 +104,7 @@ def test_participant_access_joins_only_with_its_own_tokens(
     # A core token signed with another secret cannot even open a session.
     with pytest.raises(Exception, match=r"403|nauthori"):
         asyncio.run(join(sign_token("another-secret-of-enough-length"), access.room_token))
-    services.end_meeting(started)
+    lifecycle.end_meeting(started)
 
 
 def test_doctor_passes_against_a_running_janus(
@@ -132,7 +132,7 @@ def test_one_janus_session_serves_every_request_and_survives_a_janus_restart(
     from diemcau.sfu import link
 
     link.reset()
-    started = services.start_meeting(meeting)
+    started = lifecycle.start_meeting(meeting)
     assert started.janus_room is not None
     for _ in range(20):
         rooms.grant_access(started.janus_room, started.janus_room_secret, (11, 12))
@@ -145,7 +145,7 @@ def test_one_janus_session_serves_every_request_and_survives_a_janus_restart(
 
     asyncio.run(grants_at_once())
     assert link.link().sessions_opened == 1
-    services.end_meeting(started)
+    lifecycle.end_meeting(started)
 
 
 def test_the_link_reconnects_to_a_restarted_janus(settings: Any, make_janus_config: Any) -> None:

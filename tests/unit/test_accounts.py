@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from diemcau.accounts.models import LoginFailure, Role, User
-from diemcau.accounts.services import create_demo_accounts
+from diemcau.live.management.commands.demo import create_demo_accounts
 from tests.conftest import MakeUser, Org
 
 PASSWORD = "correct horse battery staple"

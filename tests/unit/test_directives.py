@@ -7,8 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from diemcau.accounts.models import Role
-from diemcau.live import joinlinks
-from diemcau.meetings import services
+from diemcau.meetings import joinlinks, services
 from diemcau.meetings.models import Directive, DirectiveRecipient, Meeting
 from tests.conftest import MakeUser, Org
 

@@ -6,8 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from diemcau.live import joinlinks
-from diemcau.meetings import services
+from diemcau.meetings import joinlinks, services
 from diemcau.meetings.models import Invitation, Meeting
 from tests.conftest import Org
 

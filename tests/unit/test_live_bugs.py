@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from diemcau.live import services
+from diemcau.live import lifecycle, services
 from diemcau.live import state as live_state
 from diemcau.live.models import FloorRequest, FloorStatus, LiveState, Motion, RollCall
 from diemcau.live.services import Actor, Event, Refused
@@ -87,7 +87,7 @@ def test_ending_a_meeting_closes_its_vote_floor_turn_and_roll_call(
     services.open_vote(chair, "Thông qua", options=["Có", "Không"])
     services.cast_vote(site(live, org.site_a.pk), choice="Có")
 
-    meeting_services.end_meeting(live)
+    lifecycle.end_meeting(live)
 
     motion = Motion.objects.get()
     assert motion.closed_at is not None
@@ -115,7 +115,7 @@ def test_an_ended_meeting_refuses_every_action(
     live: Meeting, org: Org, chair: Actor, action: Callable[[Actor, Actor], Event]
 ) -> None:
     services.open_vote(chair, "Thông qua", options=["Có", "Không"])
-    meeting_services.end_meeting(live)
+    lifecycle.end_meeting(live)
     before = services.snapshot(live.pk)
 
     with pytest.raises(Refused) as refused:

@@ -14,7 +14,7 @@ import pytest
 from django.test import TestCase
 
 from diemcau.accounts.models import Role
-from diemcau.live import services
+from diemcau.live import lifecycle, services
 from diemcau.live import state as live_state
 from diemcau.live.actions import ACTIONS, NOT_LIVE, Who
 from diemcau.live.models import FloorRequest, LiveState, Motion
@@ -191,7 +191,7 @@ SCENARIOS: dict[str, tuple[Callable[[World], object], Callable[[World], object]]
     ),
     "vote.close": (_busy, lambda w: services.close_vote(w.chair)),
     # Issue 10, bug 3: ending closes the vote, the turn, the queue and the roll call.
-    "meeting.status": (_busy, lambda w: meeting_services.end_meeting(w.meeting)),
+    "meeting.status": (_busy, lambda w: lifecycle.end_meeting(w.meeting)),
     # Issue 10, bug 2: editing the invited sites is announced.
     "meeting.edit": (
         _busy,
@@ -249,7 +249,7 @@ REQUESTS = sorted(
 def test_every_request_is_refused_after_the_meeting_ended(world: World, name: str) -> None:
     setup, act = SCENARIOS[name]
     world.run(lambda: setup(world))
-    world.run(lambda: meeting_services.end_meeting(world.meeting))
+    world.run(lambda: lifecycle.end_meeting(world.meeting))
     before = fresh(world.meeting.pk)
 
     with pytest.raises(Refused) as refused:

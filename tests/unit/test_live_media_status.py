@@ -22,7 +22,7 @@ from django.test import Client
 
 from diemcau.accounts.models import Role
 from diemcau.asgi import application
-from diemcau.live import joinlinks
+from diemcau.meetings import joinlinks
 from diemcau.meetings.models import Meeting
 from diemcau.orgs.models import Site
 from tests.asgisocket import websocket_scope

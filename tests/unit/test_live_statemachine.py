@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from diemcau.live import services
+from diemcau.live import lifecycle, services
 from diemcau.live.models import Counting, FloorRequest, FloorStatus, Motion
 from diemcau.live.services import Actor, Event, Refused
 from diemcau.meetings import services as meeting_services
@@ -223,7 +223,7 @@ class LiveMeetingMachine(RuleBasedStateMachine):
     @rule()
     def end(self) -> None:
         if self.meeting.status == MeetingStatus.LIVE:
-            self.do(lambda: meeting_services.end_meeting(self.meeting))
+            self.do(lambda: lifecycle.end_meeting(self.meeting))
             self.meeting.refresh_from_db()
 
     # --- what must hold after every step -----------------------------------------------

@@ -137,7 +137,7 @@ def test_a_delegate_link_may_only_vote(live: Meeting, org: Org, chair: Actor) ->
 def test_delegate_and_room_links_are_not_interchangeable(live: Meeting, client: object) -> None:
     from django.test import Client
 
-    from diemcau.live import joinlinks
+    from diemcau.meetings import joinlinks
 
     inv = live.invitations.select_related("site", "meeting").get(site__code="CSDN")
     room_token = joinlinks.make_token(inv)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from diemcau.accounts.models import Role
+from diemcau.live import lifecycle
 from diemcau.meetings import services
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Meeting, MeetingStatus
@@ -62,7 +63,7 @@ def test_only_a_scheduled_meeting_can_be_cancelled(meeting: Meeting) -> None:
 def test_ended_meeting_cannot_be_started(meeting: Meeting) -> None:
     Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.ENDED)
     with pytest.raises(ValidationError):
-        services.start_meeting(meeting)
+        lifecycle.start_meeting(meeting)
 
 
 def test_ics_has_utc_times_and_the_join_link(meeting: Meeting) -> None:
@@ -139,7 +140,9 @@ def test_site_operator_cannot_schedule_start_or_revoke(
 ) -> None:
     client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
     assert client.get(reverse("meetings:create")).status_code == 403
-    assert client.post(reverse("meetings:action", args=[meeting.pk, "cancel"])).status_code == 403
+    assert (
+        client.post(reverse("live:meeting_action", args=[meeting.pk, "cancel"])).status_code == 403
+    )
     assert client.post(reverse("meetings:revoke", args=[meeting.pk, "CSDT"])).status_code == 403
     meeting.refresh_from_db()
     assert meeting.status == MeetingStatus.SCHEDULED

@@ -46,7 +46,7 @@ def held(meeting: Meeting, org: Org, make_user: MakeUser) -> Meeting:
 
 
 def test_minutes_after_a_crash_list_every_join_roll_call_and_vote(held: Meeting) -> None:
-    from diemcau.minutes.record import build
+    from diemcau.minutes.selectors import build
 
     record = build(held)
     by_code = {s["code"]: s for s in record["sites"]}
@@ -82,7 +82,8 @@ def test_finalised_minutes_are_locked_and_corrections_are_new_versions(held: Mee
 def test_word_file_has_the_administrative_layout_and_vietnamese_text(held: Meeting) -> None:
     from docx import Document
 
-    from diemcau.minutes import documents, record
+    from diemcau.minutes import documents
+    from diemcau.minutes import selectors as record
 
     minutes = services.save_draft(
         services.current(held), {"chair_name": "Nguyễn Văn Ánh", "document_number": "05/BB-CĐCS"}
@@ -101,7 +102,8 @@ def test_word_file_has_the_administrative_layout_and_vietnamese_text(held: Meeti
 def test_pdf_file_renders_vietnamese_and_the_totals(held: Meeting) -> None:
     from pypdf import PdfReader
 
-    from diemcau.minutes import documents, record
+    from diemcau.minutes import documents
+    from diemcau.minutes import selectors as record
 
     data = documents.to_pdf(
         record.build(held), services.fields_of(services.current(held)), 1, final=False

@@ -13,9 +13,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from diemcau.accounts.models import Role
-from diemcau.reports import exports, services
+from diemcau.reports import exports
+from diemcau.reports import selectors as services
 from tests.conftest import MakeUser, Org
-from tests.unit.test_reports_services import Held, make_held
+from tests.unit.test_reports_selectors import Held, make_held
 
 TOTAL = 180_100_000
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from diemcau.accounts.models import LoginFailure, Role, User
-from diemcau.orgs.models import Site
+from diemcau.accounts.models import LoginFailure
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
@@ -39,36 +36,3 @@ def lockout_remaining(username: str) -> int:
     if newest is None:
         return 0
     return max(1, int((newest + window - timezone.now()).total_seconds()))
-
-
-DEMO_ACCOUNTS = (
-    ("admin", Role.ADMIN, None),
-    ("chutri", Role.CHAIR, None),
-    ("ktv.hq", Role.HQ_OPERATOR, None),
-    ("ktv.csdn", Role.SITE_OPERATOR, "CSDN"),
-    ("ktv.csdt", Role.SITE_OPERATOR, "CSDT"),
-)
-
-
-@transaction.atomic
-def create_demo_accounts() -> list[tuple[str, str, str]]:
-    """Create the demo accounts that do not exist yet; return (username, role, password).
-
-    Passwords are random and shown once; they are stored only as argon2 hashes.
-    """
-    created: list[tuple[str, str, str]] = []
-    for username, role, site_code in DEMO_ACCOUNTS:
-        if User.objects.filter(username=username).exists():
-            continue
-        site = Site.objects.filter(code=site_code).first() if site_code else None
-        if site_code and site is None:
-            continue
-        password = secrets.token_urlsafe(9)
-        user = User(username=username, role=role, site=site)
-        if role == Role.ADMIN:
-            user.is_staff = True
-            user.is_superuser = True
-        user.set_password(password)
-        user.save()
-        created.append((username, str(Role(role).label), password))
-    return created

@@ -20,7 +20,7 @@ from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff
 from diemcau.live import media_policy, services
 from diemcau.live.actions import BAD_VALUE, NOT_ALLOWED, SERVER_ERROR, UNKNOWN_TYPE
 from diemcau.live.services import Actor, Refused
-from diemcau.live.views import DELEGATE_KEY, SESSION_KEY
+from diemcau.meetings.joinlinks import DELEGATE_KEY, SESSION_KEY
 from diemcau.meetings.models import Invitation, Meeting
 
 log = logging.getLogger(__name__)

@@ -6,19 +6,23 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from diemcau import config
-from diemcau.accounts.permissions import is_hq_staff, require
-from diemcau.live import joinlinks
+from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
+from diemcau.live import lifecycle
+from diemcau.meetings import joinlinks
+from diemcau.meetings import services as meeting_services
+from diemcau.meetings.joinlinks import DELEGATE_KEY, SESSION_KEY
 from diemcau.meetings.models import DirectiveRecipient, Meeting
-
-SESSION_KEY = "diemcau.joined"
-# Delegates: {meeting id: {"site": site id, "voter": a random key for this phone}}.
-DELEGATE_KEY = "diemcau.delegate"
+from diemcau.sfu import rooms
 
 
 def media_config(request: HttpRequest) -> dict[str, Any]:
@@ -122,3 +126,35 @@ def delegate(request: HttpRequest, meeting_id: int, site_code: str, token: str) 
             "config": {"meeting": meeting_id, "site": invitation.site_id},
         },
     )
+
+
+@require_POST
+@require(can_manage_meetings)
+def meeting_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    meeting = get_object_or_404(Meeting, pk=pk)
+    actions = {
+        "start": (lifecycle.start_meeting, _("The meeting is live: its media room is open.")),
+        "end": (lifecycle.end_meeting, _("The meeting has ended and its media room is closed.")),
+        "cancel": (meeting_services.cancel_meeting, _("The meeting is cancelled.")),
+    }
+    if action not in actions:
+        raise PermissionDenied
+    service, done = actions[action]
+    try:
+        service(meeting, request.user)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except rooms.MediaUnavailable as exc:
+        messages.error(
+            request,
+            _(
+                "The media server (Janus) did not answer, so the meeting was not started: %(err)s. "
+                "Check that `diemcau serve` is running, or run `diemcau doctor`."
+            )
+            % {"err": exc},
+        )
+    else:
+        messages.success(request, done)
+    if request.POST.get("next") == "console":
+        return redirect("live:console", pk=pk)
+    return redirect("meetings:detail", pk=pk)

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 
 from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
-from diemcau.live.views import SESSION_KEY
 from diemcau.meetings import services
 from diemcau.meetings.forms import DirectiveForm
+from diemcau.meetings.joinlinks import SESSION_KEY
 from diemcau.meetings.models import Directive, DirectiveRecipient
 
 

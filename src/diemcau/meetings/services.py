@@ -1,8 +1,8 @@
 """The only place that changes meetings. Each function runs in one transaction.
 
-Starting a meeting creates its Janus room and ending it destroys the room (through
-`sfu.rooms`, the only code that talks to Janus); the database is updated only once Janus
-has answered, so a meeting is never shown as live without a room.
+Starting and ending a meeting are the live meeting's (live/lifecycle.py: its Janus room
+and its pages); editing a meeting lets the apps above take part (hooks.py: live tells the
+pages that follow a live meeting what changed).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.models import User
-from diemcau.live import services as live_services
+from diemcau.meetings import hooks
 from diemcau.meetings.models import (
     AgendaItem,
     Directive,
@@ -34,7 +34,6 @@ from diemcau.meetings.models import (
     MeetingStatus,
 )
 from diemcau.orgs.models import Site, Unit
-from diemcau.sfu import rooms
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def save_meeting(
         meeting.created_by = by
     meeting.full_clean()
     # Pages following the meeting are told what changed (title, invited sites).
-    with live_services.meeting_edited(meeting.pk):
+    with hooks.editing(meeting.pk):
         meeting.save()
         wanted = {s.pk for s in sites} | {meeting.main_site_id}
         existing = set(meeting.invitations.values_list("site_id", flat=True))
@@ -110,65 +109,6 @@ def revoke_join_link(invitation: Invitation) -> Invitation:
     invitation.nonce = secrets.token_urlsafe(12)
     invitation.save(update_fields=["nonce"])
     return invitation
-
-
-def start_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
-    """scheduled → live: create the Janus room, then record it."""
-    with transaction.atomic():
-        locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
-        if locked.status != MeetingStatus.SCHEDULED:
-            raise ValidationError(
-                _("Only a scheduled meeting can be started (this one is %(status)s).")
-                % {"status": locked.get_status_display()}
-            )
-        publishers = locked.invitations.count() + 10
-    room = rooms.create_room(
-        description=locked.title[:100], publishers=publishers
-    )  # raises rooms.MediaUnavailable
-    try:
-        with transaction.atomic():
-            locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
-            if locked.status != MeetingStatus.SCHEDULED:
-                raise ValidationError(_("The meeting was started or cancelled meanwhile."))
-            locked.status = MeetingStatus.LIVE
-            locked.janus_room = room.room_id
-            locked.janus_room_secret = room.secret
-            locked.started_at = timezone.now()
-            locked.save(update_fields=["status", "janus_room", "janus_room_secret", "started_at"])
-    except Exception:
-        # Do not leave an orphan room behind a failed write.
-        rooms.destroy_room(room.room_id, room.secret, missing_ok=True)
-        raise
-    log.info("meeting %s started in Janus room %s", locked.pk, room.room_id)
-    live_services.meeting_status_changed(locked.pk)
-    return locked
-
-
-def end_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
-    """live → ended: record the end, then destroy the room.
-
-    The end is recorded even if Janus is unreachable (the meeting is over for everyone);
-    the room then dies with Janus's own process or is destroyed on the next start-up check.
-    """
-    with transaction.atomic():
-        locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
-        if locked.status != MeetingStatus.LIVE:
-            raise ValidationError(_("Only a live meeting can be ended."))
-        room_id, secret = locked.janus_room, locked.janus_room_secret
-        locked.status = MeetingStatus.ENDED
-        locked.ended_at = timezone.now()
-        locked.janus_room = None
-        locked.janus_room_secret = ""
-        locked.save(update_fields=["status", "ended_at", "janus_room", "janus_room_secret"])
-    if room_id is not None:
-        try:
-            rooms.destroy_room(room_id, secret, missing_ok=True)
-        except rooms.MediaUnavailable:
-            log.warning(
-                "meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id
-            )
-    live_services.meeting_status_changed(locked.pk)
-    return locked
 
 
 @transaction.atomic

@@ -17,13 +17,11 @@ from django.views.decorators.http import require_POST
 from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
 from diemcau.front.notice import ca_notice
-from diemcau.live import joinlinks
-from diemcau.meetings import services
+from diemcau.meetings import joinlinks, services
 from diemcau.meetings.forms import DocumentForm, MeetingForm
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Document, Invitation, Meeting, MeetingStatus
 from diemcau.meetings.selectors import visible_meetings
-from diemcau.sfu import rooms
 
 
 @login_required
@@ -118,38 +116,6 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
 @require(can_manage_meetings)
 def meeting_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, get_object_or_404(Meeting, pk=pk))
-
-
-@require_POST
-@require(can_manage_meetings)
-def meeting_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    meeting = get_object_or_404(Meeting, pk=pk)
-    actions = {
-        "start": (services.start_meeting, _("The meeting is live: its media room is open.")),
-        "end": (services.end_meeting, _("The meeting has ended and its media room is closed.")),
-        "cancel": (services.cancel_meeting, _("The meeting is cancelled.")),
-    }
-    if action not in actions:
-        raise PermissionDenied
-    service, done = actions[action]
-    try:
-        service(meeting, request.user)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except rooms.MediaUnavailable as exc:
-        messages.error(
-            request,
-            _(
-                "The media server (Janus) did not answer, so the meeting was not started: %(err)s. "
-                "Check that `diemcau serve` is running, or run `diemcau doctor`."
-            )
-            % {"err": exc},
-        )
-    else:
-        messages.success(request, done)
-    if request.POST.get("next") == "console":
-        return redirect("live:console", pk=pk)
-    return redirect("meetings:detail", pk=pk)
 
 
 @require_POST

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from diemcau.accounts.models import User
 from diemcau.meetings.models import Meeting
-from diemcau.minutes import record as minutes_record
+from diemcau.minutes import selectors
 from diemcau.minutes.models import Minutes
 
 EDITABLE = ("document_number", "chair_name", "secretary_name", "opening", "conclusions", "notes")
@@ -45,7 +45,7 @@ def finalise(minutes: Minutes, by: User | None) -> Minutes:
     locked = Minutes.objects.select_for_update().select_related("meeting").get(pk=minutes.pk)
     if locked.final:
         raise ValidationError(_("This version is already finalised."))
-    locked.record = minutes_record.build(locked.meeting)
+    locked.record = selectors.build(locked.meeting)
     locked.finalised_at = timezone.now()
     locked.finalised_by = by
     locked.save()
@@ -74,8 +74,4 @@ def fields_of(minutes: Minutes) -> dict[str, str]:
 
 def record_of(minutes: Minutes) -> dict[str, Any]:
     """A finalised version keeps the record it was finalised with; a draft shows it live."""
-    return (
-        minutes.record
-        if minutes.final and minutes.record
-        else minutes_record.build(minutes.meeting)
-    )
+    return minutes.record if minutes.final and minutes.record else selectors.build(minutes.meeting)

@@ -23,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from diemcau.reports import charts, savings
 from diemcau.reports.formatting import hours, percent, vnd
-from diemcau.reports.services import AttendanceReport, Dashboard, MeetingReport
+from diemcau.reports.selectors import AttendanceReport, Dashboard, MeetingReport
 
 MONEY = '#,##0 "₫"'
 HOURS = "#,##0.0"

@@ -1,6 +1,6 @@
-"""Report pages and downloads. Thin: parse, scope to the user, call `services`, render.
+"""Report pages and downloads. Thin: parse, scope to the user, call `selectors`, render.
 
-Who sees what is decided in `services.scope_site_id`: HQ staff see every site; anyone
+Who sees what is decided in `selectors.scope_site_id`: HQ staff see every site; anyone
 bound to a site sees only its own lines; anyone else gets 403.
 """
 
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from diemcau.meetings.selectors import visible_meetings
 from diemcau.orgs.models import Site
-from diemcau.reports import charts, exports, services
+from diemcau.reports import charts, exports, selectors
 from diemcau.reports.formatting import hours, percent
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,7 +40,7 @@ def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    d = services.dashboard(request.user, _year(request))
+    d = selectors.dashboard(request.user, _year(request))
     labels = [f"{m:02d}" for m in range(1, 13)]
     money = lambda v: formats.number_format(int(v), force_grouping=True)  # noqa: E731
     context: dict[str, Any] = {
@@ -81,20 +81,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard_xlsx(request: HttpRequest) -> HttpResponse:
-    d = services.dashboard(request.user, _year(request))
+    d = selectors.dashboard(request.user, _year(request))
     return _download(exports.dashboard_xlsx(d), XLSX, f"tiet-kiem-{d.year}.xlsx")
 
 
 @login_required
 def dashboard_pdf(request: HttpRequest) -> HttpResponse:
-    d = services.dashboard(request.user, _year(request))
+    d = selectors.dashboard(request.user, _year(request))
     return _download(exports.dashboard_pdf(d), "application/pdf", f"tiet-kiem-{d.year}.pdf")
 
 
-def _meeting_report(request: HttpRequest, pk: int) -> services.MeetingReport:
-    site_id = services.scope_site_id(request.user)
+def _meeting_report(request: HttpRequest, pk: int) -> selectors.MeetingReport:
+    site_id = selectors.scope_site_id(request.user)
     meeting = get_object_or_404(visible_meetings(request.user), pk=pk)
-    return services.meeting_report(meeting, site_id)
+    return selectors.meeting_report(meeting, site_id)
 
 
 @login_required
@@ -132,7 +132,7 @@ def _period(request: HttpRequest) -> tuple[date, date]:
 @login_required
 def attendance(request: HttpRequest) -> HttpResponse:
     start, end = _period(request)
-    report = services.attendance(request.user, start, end)
+    report = selectors.attendance(request.user, start, end)
     return render(
         request,
         "reports/attendance.html",
@@ -147,18 +147,18 @@ def attendance(request: HttpRequest) -> HttpResponse:
 @login_required
 def attendance_xlsx(request: HttpRequest) -> HttpResponse:
     start, end = _period(request)
-    report = services.attendance(request.user, start, end)
+    report = selectors.attendance(request.user, start, end)
     return _download(exports.attendance_xlsx(report), XLSX, f"tham-du-{start.year}.xlsx")
 
 
 @login_required
 def site_attendance(request: HttpRequest, code: str) -> HttpResponse:
     site = get_object_or_404(Site, code=code)
-    scope = services.scope_site_id(request.user)
+    scope = selectors.scope_site_id(request.user)
     if scope is not None and scope != site.pk:
         raise Http404("no such site")  # a site's own view: other sites do not exist for it
     start, end = _period(request)
-    report = services.attendance(request.user, start, end)
+    report = selectors.attendance(request.user, start, end)
     entry = next((s for s in report.sites if s.site.pk == site.pk), None)
     rows = [
         (m, entry.by_meeting.get(m.meeting.pk) if entry else None)

@@ -15,7 +15,7 @@ from diemcau.accounts.models import Role
 from diemcau.live.models import Attendance, RollCall, RollCallAnswer
 from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
 from diemcau.orgs.models import Site
-from diemcau.reports import services
+from diemcau.reports import selectors as services
 from diemcau.reports.models import MeetingTravel, SiteTravel, TravelRates
 from diemcau.reports.savings import TravelMode
 from tests.conftest import MakeUser, Org

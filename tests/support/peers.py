@@ -1,7 +1,7 @@
 """aiortc publishers and subscribers for a VideoRoom, for tests and benchmarks only.
 
-Needs the ``dev`` extra (aiortc); nothing in the web app imports this module. Peers get no
-STUN server, so all traffic stays between this machine's addresses and Janus.
+Needs the ``dev`` extra (aiortc); the web app never imports it (it lives in tests/support/).
+Peers get no STUN server, so all traffic stays between this machine's addresses and Janus.
 """
 
 # Timeouts are part of this API on purpose: a test waits "this long at most" for media.
@@ -19,9 +19,9 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
-from .client import JanusClient, JanusHandle
-from .errors import JanusError
-from .videoroom import PLUGIN
+from diemcau.media.client import JanusClient, JanusHandle
+from diemcau.media.errors import JanusError
+from diemcau.media.videoroom import PLUGIN
 
 
 def peer_connection() -> RTCPeerConnection:

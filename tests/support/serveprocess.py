@@ -75,7 +75,7 @@ class ServeProcess:
     def start(self, timeout: float = 60.0, ready: Callable[[], bool] | None = None) -> None:
         """Start `diemcau serve` and return once ``ready()`` (default: it answers)."""
         log = (self.data_dir / "serve.log").open("a")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        self.proc = subprocess.Popen(
             [
                 *self.argv_prefix,
                 sys.executable,

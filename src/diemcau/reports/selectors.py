@@ -1,4 +1,5 @@
-"""Reports from the meeting record: travel savings and attendance, scoped to who asks.
+"""Selectors (read only): reports from the meeting record, travel savings and attendance,
+scoped to who asks.
 
 Docs: docs/savings.md. This module reads the database and hands plain values to
 `savings.py`; it never changes the record (reports are computed, not stored, so a

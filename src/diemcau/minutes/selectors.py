@@ -1,4 +1,5 @@
-"""The meeting's record, gathered from what the live meeting persisted, as plain values.
+"""Selectors (read only): the meeting's record, gathered from what the live meeting persisted,
+as plain values.
 
 Every join and leave, roll call, floor turn, vote and chat message was written to the
 database when it happened, so this record is complete even after an app crash mid-meeting.

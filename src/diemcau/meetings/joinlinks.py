@@ -21,6 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from diemcau.meetings.models import Invitation, MeetingStatus
 
+# What a verified link grants the browser's session (live/views.py stores them, the control
+# socket and the room PC's directive page read them):
+# the room PC: {meeting id: site id}.
+SESSION_KEY = "diemcau.joined"
+# Delegates: {meeting id: {"site": site id, "voter": a random key for this phone}}.
+DELEGATE_KEY = "diemcau.delegate"
+
 SALT = "diemcau.live.join"
 # Delegates' links (a phone following the meeting and voting): a different salt, so a
 # delegate's link can never open the room page, nor the reverse.

@@ -1,16 +1,22 @@
-"""`diemcau demo`: the demo organisation, accounts and one meeting, the first time only."""
+"""`diemcau demo`: the demo organisation, accounts and one meeting, the first time only.
+
+It sits in `live`, the top of the apps, because it uses all of them (a held meeting is
+recorded through the live services, so the minutes and reports have data)."""
 
 from __future__ import annotations
 
 import random
+import secrets
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.utils import timezone
 
-from diemcau.accounts.services import create_demo_accounts
+from diemcau.accounts.models import Role, User
+from diemcau.live import lifecycle
 from diemcau.live import services as live
 from diemcau.live.services import Actor
 from diemcau.meetings import services
@@ -19,6 +25,39 @@ from diemcau.orgs import services as org_services
 from diemcau.orgs.models import Site, SiteKind
 
 SAMPLE = Path(__file__).resolve().parents[3] / "orgs" / "fixtures" / "sites-sample.csv"
+
+
+DEMO_ACCOUNTS = (
+    ("admin", Role.ADMIN, None),
+    ("chutri", Role.CHAIR, None),
+    ("ktv.hq", Role.HQ_OPERATOR, None),
+    ("ktv.csdn", Role.SITE_OPERATOR, "CSDN"),
+    ("ktv.csdt", Role.SITE_OPERATOR, "CSDT"),
+)
+
+
+@transaction.atomic
+def create_demo_accounts() -> list[tuple[str, str, str]]:
+    """Create the demo accounts that do not exist yet; return (username, role, password).
+
+    Passwords are random and shown once; they are stored only as argon2 hashes.
+    """
+    created: list[tuple[str, str, str]] = []
+    for username, role, site_code in DEMO_ACCOUNTS:
+        if User.objects.filter(username=username).exists():
+            continue
+        site = Site.objects.filter(code=site_code).first() if site_code else None
+        if site_code and site is None:
+            continue
+        password = secrets.token_urlsafe(9)
+        user = User(username=username, role=role, site=site)
+        if role == Role.ADMIN:
+            user.is_staff = True
+            user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        created.append((username, str(Role(role).label), password))
+    return created
 
 
 class Command(BaseCommand):
@@ -109,4 +148,4 @@ def held_demo_meeting(main: Site) -> Meeting:
     live.send_chat(pages[speaker.pk], "Đề nghị gửi văn bản nghị quyết về các đơn vị.")
     for site in sites:
         live.site_disconnected(pages[site.pk], rows[site.pk], dropped=False)
-    return services.end_meeting(meeting)
+    return lifecycle.end_meeting(meeting)

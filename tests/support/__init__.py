@@ -1,0 +1,3 @@
+"""Test support, not product code: `diemcau serve` in a subprocess (serveprocess.py, for the
+browser tests and bench/) and aiortc publishers and subscribers (peers.py, for the
+integration tests and bench/)."""

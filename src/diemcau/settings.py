@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "diemcau.front",
     "diemcau.orgs",
     "diemcau.meetings",
+    "diemcau.directives",
     "diemcau.live",
     "diemcau.reports",
     "diemcau.minutes",

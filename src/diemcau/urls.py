@@ -15,6 +15,7 @@ urlpatterns = [
     path("ca/", include("diemcau.front.urls")),
     path("orgs/", include("diemcau.orgs.urls")),
     path("meetings/", include("diemcau.meetings.urls")),
+    path("meetings/", include("diemcau.directives.urls")),
     path("", include("diemcau.live.urls")),
     path("reports/", include("diemcau.reports.urls")),
     path("minutes/", include("diemcau.minutes.urls")),

@@ -7,8 +7,10 @@ from django.test import Client
 from django.urls import reverse
 
 from diemcau.accounts.models import Role
-from diemcau.meetings import joinlinks, services
-from diemcau.meetings.models import Directive, DirectiveRecipient, Meeting
+from diemcau.directives import services
+from diemcau.directives.models import Directive, DirectiveRecipient
+from diemcau.meetings import joinlinks
+from diemcau.meetings.models import Meeting
 from tests.conftest import MakeUser, Org
 
 
@@ -34,7 +36,7 @@ def test_site_operator_confirms_for_its_own_site_only(
 ) -> None:
     directive = _send(org)
     client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
-    assert client.post(reverse("meetings:directive_ack", args=[directive.pk])).status_code == 302
+    assert client.post(reverse("directives:directive_ack", args=[directive.pk])).status_code == 302
     acknowledged = dict(directive.recipients.values_list("site__code", "acknowledged_at"))
     assert acknowledged["CSDN"] is not None and acknowledged["CSDT"] is None
 
@@ -52,11 +54,11 @@ def test_site_operator_cannot_see_a_directive_not_sent_to_its_site(
         by=None,
     )
     client.force_login(make_user(Role.SITE_OPERATOR, org.site_a))
-    assert client.get(reverse("meetings:directive", args=[directive.pk])).status_code == 404
-    assert client.get(reverse("meetings:directive_file", args=[directive.pk])).status_code == 404
-    assert client.post(reverse("meetings:directive_ack", args=[directive.pk])).status_code == 403
-    assert "Chỉ Dầu Tiếng" not in client.get(reverse("meetings:directives")).content.decode()
-    assert client.get(reverse("meetings:directive_create")).status_code == 403
+    assert client.get(reverse("directives:directive", args=[directive.pk])).status_code == 404
+    assert client.get(reverse("directives:directive_file", args=[directive.pk])).status_code == 404
+    assert client.post(reverse("directives:directive_ack", args=[directive.pk])).status_code == 403
+    assert "Chỉ Dầu Tiếng" not in client.get(reverse("directives:directives")).content.decode()
+    assert client.get(reverse("directives:directive_create")).status_code == 403
 
 
 def test_hq_sees_who_has_not_confirmed_and_reminds_only_them(
@@ -65,12 +67,12 @@ def test_hq_sees_who_has_not_confirmed_and_reminds_only_them(
     directive = _send(org)
     services.acknowledge_directive(directive.recipients.get(site=org.site_a), None)
     client.force_login(make_user(Role.HQ_OPERATOR))
-    page = client.get(reverse("meetings:directive", args=[directive.pk])).content.decode()
+    page = client.get(reverse("directives:directive", args=[directive.pk])).content.decode()
     assert "CSDN" in page and "CSDT" in page
-    client.post(reverse("meetings:directive_remind", args=[directive.pk]))
+    client.post(reverse("directives:directive_remind", args=[directive.pk]))
     reminders = dict(directive.recipients.values_list("site__code", "reminders"))
     assert reminders == {"CSDN": 0, "CSDT": 1}
-    listing = client.get(reverse("meetings:directives")).content.decode()
+    listing = client.get(reverse("directives:directives")).content.decode()
     assert "1/2" in listing
 
 
@@ -83,7 +85,7 @@ def test_room_pc_confirms_with_its_join_link_session_for_its_site_only(
     assert "Triển khai Nghị quyết Đại hội" in page
     mine = directive.recipients.get(site=org.site_a)
     other = directive.recipients.get(site=org.site_b)
-    ack = "meetings:directive_ack_room"
+    ack = "directives:directive_ack_room"
     assert client.post(reverse(ack, args=[meeting.pk, other.pk])).status_code == 403
     assert client.post(reverse(ack, args=[meeting.pk, mine.pk])).status_code == 204
     assert DirectiveRecipient.objects.get(pk=mine.pk).acknowledged_at is not None

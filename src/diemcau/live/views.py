@@ -17,11 +17,12 @@ from django.views.decorators.http import require_POST
 
 from diemcau import config
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
+from diemcau.directives.models import DirectiveRecipient
 from diemcau.live import lifecycle
 from diemcau.meetings import joinlinks
 from diemcau.meetings import services as meeting_services
 from diemcau.meetings.joinlinks import DELEGATE_KEY, SESSION_KEY
-from diemcau.meetings.models import DirectiveRecipient, Meeting
+from diemcau.meetings.models import Meeting
 from diemcau.sfu import rooms
 
 

@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from diemcau.accounts.models import User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
-from diemcau.meetings import services
-from diemcau.meetings.forms import DirectiveForm
+from diemcau.directives import services
+from diemcau.directives.forms import DirectiveForm
+from diemcau.directives.models import Directive, DirectiveRecipient
+from diemcau.meetings import services as meeting_services
 from diemcau.meetings.joinlinks import SESSION_KEY
-from diemcau.meetings.models import Directive, DirectiveRecipient
 
 
 @login_required
@@ -32,13 +33,13 @@ def directive_list(request: HttpRequest) -> HttpResponse:
         ).select_related("meeting")
         return render(
             request,
-            "meetings/directives.html",
+            "directives/directives.html",
             {"directives": directives, "can_manage": can_manage_meetings(user)},
         )
     received = DirectiveRecipient.objects.filter(site_id=user.site_id or 0).select_related(
         "directive", "directive__meeting"
     )
-    return render(request, "meetings/directives_site.html", {"received": received})
+    return render(request, "directives/directives_site.html", {"received": received})
 
 
 @require(can_manage_meetings)
@@ -46,7 +47,7 @@ def directive_create(request: HttpRequest) -> HttpResponse:
     form = DirectiveForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        sites = services.invited_sites(
+        sites = meeting_services.invited_sites(
             all_sites=data["send_all"], units=data["units"], sites=data["sites"]
         )
         try:
@@ -67,8 +68,8 @@ def directive_create(request: HttpRequest) -> HttpResponse:
                 request,
                 ngettext("Sent to %(n)d site.", "Sent to %(n)d sites.", count) % {"n": count},
             )
-            return redirect("meetings:directive", pk=directive.pk)
-    return render(request, "meetings/directive_form.html", {"form": form})
+            return redirect("directives:directive", pk=directive.pk)
+    return render(request, "directives/directive_form.html", {"form": form})
 
 
 def _recipient_for(user: User, directive: Directive) -> DirectiveRecipient | None:
@@ -82,7 +83,7 @@ def directive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if is_hq_staff(user):
         return render(
             request,
-            "meetings/directive_detail.html",
+            "directives/directive_detail.html",
             {
                 "directive": directive,
                 "recipients": directive.recipients.select_related("site", "acknowledged_by"),
@@ -92,7 +93,9 @@ def directive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mine = _recipient_for(user, directive)
     if mine is None:
         raise Http404
-    return render(request, "meetings/directive_detail.html", {"directive": directive, "mine": mine})
+    return render(
+        request, "directives/directive_detail.html", {"directive": directive, "mine": mine}
+    )
 
 
 @require_POST
@@ -105,7 +108,7 @@ def directive_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     services.acknowledge_directive(mine, user)
     messages.success(request, _("Receipt confirmed. HQ can see it."))
-    return redirect("meetings:directive", pk=pk)
+    return redirect("directives:directive", pk=pk)
 
 
 def _room_recipient(request: HttpRequest, meeting_id: int, pk: int) -> DirectiveRecipient:
@@ -148,7 +151,7 @@ def directive_remind(request: HttpRequest, pk: int) -> HttpResponse:
         )
         % {"n": count},
     )
-    return redirect("meetings:directive", pk=pk)
+    return redirect("directives:directive", pk=pk)
 
 
 @login_required

@@ -99,9 +99,10 @@ e2e: deps-test ## browser tests only (Playwright + Debian Chromium)
 	DIEMCAU_DATA_DIR=$(abspath $(DATA_DIR))/test $(PY) -m pytest -q tests/e2e
 
 lint: deps ## ruff and mypy (what CI's reviewers expect clean)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
-	$(VENV)/bin/mypy src tests
+	$(VENV)/bin/ruff check src tests tools
+	$(VENV)/bin/ruff format --check src tests tools
+	$(VENV)/bin/mypy src tests tools
+	$(PY) tools/check_architecture.py
 
 # Not part of `make test` (tests/integration/test_bench_smoke.py is).
 bench: deps ## benchmark: N = 10, 20, 40, 67 synthetic sites and the naive policy (BENCHMARKS.md)

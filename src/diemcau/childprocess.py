@@ -206,6 +206,18 @@ class Supervisor:
                 self._changed.notify_all()
 
 
+async def accepts_tcp(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection at host:port now (a readiness check)."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL the child if we die, so an orphan never holds the ports.
 
@@ -218,4 +230,4 @@ def _die_with_parent() -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-__all__ = ["StartError", "Supervisor"]
+__all__ = ["StartError", "Supervisor", "accepts_tcp"]

@@ -6,11 +6,9 @@ CA, Caddy has written the CA's root (which `/ca/` offers).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
-from diemcau.childprocess import StartError, Supervisor
+from diemcau.childprocess import StartError, Supervisor, accepts_tcp
 from diemcau.config import FrontSettings
 
 from . import caddyconfig
@@ -60,16 +58,7 @@ class CaddySupervisor(Supervisor):
     async def ready(self) -> bool:
         if self.front.mode == "internal" and not self.front.ca_root.is_file():
             return False
-        try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.front.https_port), timeout=1.0
-            )
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return True
+        return await accepts_tcp("127.0.0.1", self.front.https_port)
 
 
 __all__ = ["CaddyStartError", "CaddySupervisor"]

@@ -6,13 +6,11 @@ certificate (see certificate.py) needs a restart: coturn 4.6 cannot reload one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 from pathlib import Path
 
-from diemcau.childprocess import StartError, Supervisor
+from diemcau.childprocess import StartError, Supervisor, accepts_tcp
 from diemcau.config import FrontSettings, TurnSettings
 
 from . import certificate, turnconfig
@@ -86,16 +84,7 @@ class TurnSupervisor(Supervisor):
         return f"{self.config.log_file} and {self.output_log}"
 
     async def ready(self) -> bool:
-        try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.config.relay_ip, self.config.port), timeout=1.0
-            )
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return True
+        return await accepts_tcp(self.config.relay_ip, self.config.port)
 
     async def refresh_certificate(self) -> bool:
         """Re-issue or pick up a renewed TLS certificate; restart coturn if it changed."""

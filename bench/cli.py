@@ -1,4 +1,4 @@
-"""`python -m bench run|compare|sweep|delegates`: see BENCHMARKS.md.
+"""`python -m bench run|compare|sweep|delegates|weak`: see BENCHMARKS.md.
 
 Every command starts its own `diemcau serve` (fresh data folder, free ports) per run and
 stops it afterwards; results go to bench/results/<name>.{json,md,png}.
@@ -83,6 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     dele.add_argument("--name", default="delegates")
     dele.add_argument("--results", type=Path, help="folder for results (bench/results)")
 
+    weak = sub.add_parser("weak", help="weak and cut links in the multi-host bed (issue 12)")
+    weak.add_argument("--phase", type=float, default=60.0, help="s per link phase")
+    weak.add_argument("--cuts", type=float, nargs="*", default=[5.0, 15.0, 45.0], help="s")
+    weak.add_argument("--trials", type=int, default=2, help="cuts of each length")
+    weak.add_argument("--name", default="weak")
+    weak.add_argument("--results", type=Path, help="folder for results (bench/results)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("aioice", "aiortc", "websockets"):
@@ -90,6 +97,22 @@ def main(argv: list[str] | None = None) -> None:
 
     runs: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
+    if args.command == "weak":
+        from bench.weak import WeakOptions, run_weak, write
+
+        options = WeakOptions(
+            phase_s=args.phase,
+            cuts=tuple(args.cuts),
+            trials=args.trials,
+            name=args.name,
+            results=args.results,
+        )
+        result = run_weak(options)
+        base = write(result, options)
+        sys.stderr.write(json.dumps(result["phases"], indent=2) + "\n")
+        sys.stderr.write(json.dumps(result["cut_summary"], indent=2) + "\n")
+        sys.stdout.write(f"wrote {base}.json, {base}.md, .png\n")
+        return
     if args.command == "run":
         runs.append(run(_options(args, args.sites, args.policy)))
         _log(runs[-1])

@@ -84,6 +84,16 @@ async def _join_site(
     return p
 
 
+async def _named_feed(page: Participant, site_id: int, limit: float = 15.0) -> int:
+    """The site's camera feed id once the server names it (after its mute is applied)."""
+    deadline = time.monotonic() + limit
+    while (feed := feed_of(page.state, site_id)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"site {site_id}'s camera was never named in the state")
+        await asyncio.sleep(0.05)
+    return feed
+
+
 async def _wait_all(
     sites: list[Participant], main_feed: int, limit: float
 ) -> dict[str, float | None]:
@@ -116,7 +126,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     cookie = await loop.run_in_executor(pool, inst.log_in_chair)
     await chair.connect_control(cookie)
     await chair.start_media()
-    main_feed = feed_of(inst.main_site)
+    main_feed = await _named_feed(chair, inst.main_site)
 
     # --- join: all N sites within the join window --------------------------------------
     n = len(inst.site_list)
@@ -182,7 +192,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
             if kind == "main_home":
                 target = None
                 ok = await chair.request("main_source.set", site=None)
-                feed = main_feed
+                feed = feed_of(chair.state, inst.main_site)
                 main_site = inst.main_site
                 bucket = main_ms
                 name = "main_source"
@@ -191,7 +201,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
                     pick += 1
                 target = site_ids[pick % n]
                 pick += 1
-                feed = feed_of(target)
+                feed = feed_of(chair.state, target)
                 if kind == "floor":
                     ok = await chair.request("floor.grant", site=target)
                     floor_site = target
@@ -253,7 +263,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         site_gap = 0.0
         # Audio of a closed microphone is dropped at the SFU on purpose (moderate): only
         # video, and audio of open microphones, count as streams that must not stop.
-        heard = {feed_of(x) for x in s.state.get("mics", {}).get("open", [])}
+        heard = {feed_of(s.state, x) for x in s.state.get("mics", {}).get("open", [])}
         for sub in s.history:
             for probe in sub.probes.values():
                 if probe.kind == "audio" and sub.feed not in heard:

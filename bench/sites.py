@@ -55,12 +55,13 @@ def peer_connection() -> RTCPeerConnection:
     )
 
 
-def feed_of(site_id: int) -> int:
-    return site_id * 10 + 1
-
-
-def site_of(feed: int) -> int:
-    return feed // 10
+def feed_of(state: dict[str, Any], site_id: int | None) -> int | None:
+    """The site's camera feed id as the state names it (random, issued by the server;
+    None until the server has applied the site's mute to it), as policy.js `feedOf`."""
+    if site_id is None:
+        return None
+    feed = (state.get("feeds") or {}).get(str(site_id))
+    return int(feed) if feed is not None else None
 
 
 def wanted_ours(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]]:
@@ -97,7 +98,9 @@ def wanted_ours(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]
             mids.add(AUDIO_MID)
         if w["video"]:
             mids.add(HIGH_MID if w["substream"] >= 2 else LOW_MID)
-        out[feed_of(site)] = mids
+        feed = feed_of(state, site)
+        if feed is not None:
+            out[feed] = mids
     return out
 
 
@@ -107,7 +110,8 @@ def wanted_naive(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str
     main = state.get("meeting", {}).get("main_site")
     if main is not None:
         everyone.append(main)
-    return {feed_of(s): {AUDIO_MID, HIGH_MID} for s in everyone if s != you}
+    feeds = {feed_of(state, s) for s in everyone if s != you}
+    return {feed: {AUDIO_MID, HIGH_MID} for feed in feeds if feed is not None}
 
 
 Policy = Callable[[dict[str, Any], int, bool], dict[int, set[str]]]

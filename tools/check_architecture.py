@@ -25,7 +25,8 @@ MAP = ROOT / "docs" / "architecture.md"
 
 # Lowest first. A name is a top-level module or package of `diemcau`.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "config", "childprocess", "listening", "formats"),
+    # exportsafety, uploadsafety: user text into exported files, uploaded files checked.
+    ("__init__", "config", "childprocess", "listening", "formats", "exportsafety", "uploadsafety"),
     ("media", "front", "turn"),  # adapters of Janus, Caddy, coturn: no models of ours
     ("accounts",),  # users, roles, every access rule
     ("orgs",),  # the organisation: units and sites

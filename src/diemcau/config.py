@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -215,10 +216,39 @@ def app_settings(environ: Environ | None = None) -> AppSettings:
 
 
 def data_dir() -> Path:
-    """The data folder: database, generated Janus config, uploads, secrets."""
+    """The data folder: database, generated Janus config, uploads, secrets — this user's
+    only (0700), a folder made earlier with a looser mode included."""
     path = Path(os.environ.get("DIEMCAU_DATA_DIR", "var")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    restrict(path, 0o700)
     return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` (a SQLite database), made if missing, readable by this user only (0600).
+
+    SQLite gives the -wal, -shm and -journal files it makes the database's own mode, so
+    they follow; those left from before are tightened too.
+    """
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for each in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if each.exists():
+            restrict(each, 0o600)
+    return path
+
+
+def restrict(path: Path, mode: int) -> None:
+    """Take away from `path` every permission `mode` does not give (never adds one).
+
+    Left as it is when this user may not change it (someone else's): start-up goes on, and
+    the owner's next start tightens it."""
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & ~mode:
+        try:
+            path.chmod(current & mode)
+        except PermissionError:
+            pass
 
 
 def load_secrets(folder: Path | None = None) -> dict[str, str]:
@@ -334,6 +364,16 @@ class FrontSettings:
     domain: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+
+    @property
+    def trusted_proxies(self) -> tuple[str, ...]:
+        """The peers whose X-Forwarded-For/-Proto the app believes: the front on loopback.
+
+        Our Caddy (and an external front, which must reach the app on loopback too) connects
+        from here and puts the address it saw last in X-Forwarded-For; with no front nobody
+        sets it, so nobody is believed. Anyone else's header is theirs to forge.
+        """
+        return () if self.mode == "none" else ("127.0.0.1", "::1")
 
     @property
     def address(self) -> str:

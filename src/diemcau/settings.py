@@ -21,12 +21,14 @@ values allowed); a bad value stops start-up with the variable's name and what is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
 
 from diemcau import config
+from diemcau.front import csp
 
 # Lets forms and querysets be written with type parameters (ModelForm[Meeting]).
 django_stubs_ext.monkeypatch()
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "axes",
     "diemcau.accounts",
     "diemcau.front",
     "diemcau.orgs",
@@ -71,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy from SECURE_CSP (below; diemcau/front/csp.py).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into our page (accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "diemcau.urls"
@@ -114,6 +121,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # shared-cache mode, where concurrent access fails with "table is locked" instead of
     # waiting, unlike the real (file, WAL) database the consumers' threads use.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # It holds password hashes and join-link keys: this user's only (0600), from the start.
+    if str(DATABASES["default"]["NAME"]) not in ("", ":memory:"):
+        config.private_file(Path(DATABASES["default"]["NAME"]))
 
 REDIS_URL = _ENV.redis_url
 if REDIS_URL:
@@ -141,9 +151,27 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Login lockout: this many failures for one user name within the window locks it.
-LOGIN_MAX_FAILURES = _ENV.login_max_failures
-LOGIN_LOCKOUT_SECONDS = _ENV.login_lockout_seconds
+# Login lockout (django-axes, docs: https://django-axes.readthedocs.io/): this many failures
+# for one user name from one address within the cool-off locks that pair, on our login form
+# and the admin's alike (its backend checks every authenticate()). By the pair, so an
+# attacker locks only themselves out, never the account's owner elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = _ENV.login_max_failures
+AXES_COOLOFF_TIME = timedelta(seconds=_ENV.login_lockout_seconds)
+# The address: the front's X-Forwarded-For only when the front sent it (FRONT.trusted_proxies).
+AXES_CLIENT_IP_CALLABLE = "diemcau.accounts.lockout.client_ip"
+# Our login page, saying how many minutes are left, instead of axes' bare text.
+AXES_LOCKOUT_CALLABLE = "diemcau.accounts.lockout.locked_out"
+# Tries while locked do not start the wait again, so the minutes shown count down.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login forgets that address's failures for the account.
+AXES_RESET_ON_SUCCESS = True
+# Failures only: no table of every successful login.
+AXES_DISABLE_ACCESS_LOG = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -186,6 +214,13 @@ MEDIA_ROOT = DATA_DIR / "files"
 DOCUMENT_MAX_BYTES = _ENV.document_max_bytes
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Neither limits a file's size: LimitedUploadHandler stops a file at its page's limit while
+# it arrives (DOCUMENT_MAX_BYTES, or the page's own), and asgi.py's BodyLimit the body.
+FILE_UPLOAD_HANDLERS = [
+    "diemcau.uploadsafety.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -196,6 +231,9 @@ ALLOW_MULTIPLE_MAIN_SITES = _ENV.allow_multiple_main_sites
 JOIN_LINK_GRACE_SECONDS = _ENV.join_link_grace_seconds
 
 JANUS = config.janus_settings(_SECRETS)
+# Content-Security-Policy: only our own scripts, no framing, connections to this server and
+# Janus's WebSocket only (front/csp.py). `serve --janus-url` sets it again for its Janus.
+SECURE_CSP = csp.policy(FRONT, JANUS.public_url)
 # Janus signed tokens handed to participants expire after this many seconds.
 JANUS_TOKEN_TTL_SECONDS = _ENV.janus_token_ttl_seconds
 # Room options: VP8 + Opus, a per-publisher bitrate cap that fits a branch site's uplink.

@@ -32,7 +32,7 @@ m = save_meeting(Meeting(title='Hội nghị trực tuyến e2e', start=start, e
 print(json.dumps({'meeting': m.pk, 'A': join_path(m.invitations.get(site__code='CSDN')),
                   'B': join_path(m.invitations.get(site__code='CSDT')),
                   'phone_A': delegate_path(m.invitations.get(site__code='CSDN')),
-                  'feeds': {c: m.invitations.get(site__code=c).site_id * 10 + 1 for c in ('CSDN', 'CSDT')}}))
+                  'sites': {c: m.invitations.get(site__code=c).site_id for c in ('CSDN', 'CSDT')}}))
 """
 
 ACCESS = """
@@ -53,6 +53,18 @@ AUDIO_PACKETS = """async () => { const pc = window.diemcau.media?.sub?.webrtcStu
   return n; }"""
 
 
+def named_feed(hq: Any, site_id: int) -> int:
+    """The site's camera feed id as the server names it to pages (random, per connection)."""
+    return int(
+        wait_until(
+            lambda: hq.evaluate(
+                "(s) => (window.diemcau.control.state?.feeds || {})[String(s)]", site_id
+            ),
+            what=f"site {site_id}'s feed named",
+        )
+    )
+
+
 def wait_until(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -68,11 +80,11 @@ def vote_closed(page: Any) -> bool:
     return not state(page)["vote"]["open"]
 
 
-def frames_advance(page: Any, selector: str) -> bool:
+def frames_advance(page: Any, selector: str, wait_ms: int = 700) -> bool:
     first = page.evaluate(FRAMES, selector)
     if first < 0:
         return False
-    page.wait_for_timeout(700)
+    page.wait_for_timeout(wait_ms)
     return bool(page.evaluate(FRAMES, selector) > first)
 
 
@@ -125,7 +137,7 @@ def test_floor_granted_to_a_is_seen_and_heard_at_b_and_mute_holds_at_janus(
     assert "Báo cáo sản lượng" in hq.inner_text("#queue")
     hq.click("#queue li .grant")
     # B shows A beside the main source, the picture moves, and A's sound arrives.
-    feed_a = links["feeds"]["CSDN"]
+    feed_a = named_feed(hq, links["sites"]["CSDN"])
     wait_until(
         lambda: site_b.get_attribute("#floor-video", "data-feed") == str(feed_a),
         what="A on B's page",
@@ -178,8 +190,8 @@ def test_floor_granted_to_a_is_seen_and_heard_at_b_and_mute_holds_at_janus(
 
 def test_main_source_switched_to_b_shows_on_a(meeting_pages: Any) -> None:
     hq, site_a, _site_b, links = meeting_pages
-    feed_b = links["feeds"]["CSDT"]
-    hq.select_option("#main-source", value=str(feed_b // 10))
+    feed_b = named_feed(hq, links["sites"]["CSDT"])
+    hq.select_option("#main-source", value=str(links["sites"]["CSDT"]))
     hq.click("#main-source-form button[type=submit]")
     wait_until(
         lambda: site_a.get_attribute("#main-video", "data-feed") == str(feed_b),
@@ -261,12 +273,25 @@ def test_a_vote_across_two_sites_shows_its_result_everywhere(meeting_pages: Any)
     assert list(tally.values()) == [50, 6, 2]
 
 
+VOTING_CODE = """
+from diemcau.live import votingcodes
+from diemcau.meetings.models import Invitation
+invitation = Invitation.objects.get(meeting__title='Hội nghị trực tuyến e2e', site__code='CSDN')
+print(votingcodes.codes_for(invitation)[0].text)
+"""
+
+
 def test_a_delegate_votes_from_a_phone(
     meeting_pages: Any, installation: Installation, browser: Any
 ) -> None:
     hq, _site_a, _site_b, links = meeting_pages
     phone = browser.new_context(locale="vi-VN", viewport={"width": 400, "height": 800}).new_page()
     phone.goto(installation.url + links["phone_A"])
+    # The delegate's personal voting code, from the sheet the site handed out.
+    code = installation.manage("shell", "-c", VOTING_CODE).strip().splitlines()[-1]
+    phone.fill("#voting-code-form input[name=code]", code)
+    phone.click("#voting-code-form button[type=submit]")
+    phone.wait_for_selector("#voting-code")
     phone.wait_for_selector("#connection.good")
     hq.click("#vote-new")
     hq.fill("#vote-text", "Bầu chọn cá nhân")
@@ -279,14 +304,21 @@ def test_a_delegate_votes_from_a_phone(
     phone.wait_for_selector("#vote-choices button", state="detached")
     assert state(hq)["vote"]["ballots"] is None  # individual choices are not shown per site
     hq.click("#vote-close")
-    phone.wait_for_function("!window.diemcau.control.state.vote.open")
+    # (wait_for_function evaluates a string, which our CSP forbids: evaluate is not eval)
+    wait_until(
+        lambda: phone.evaluate("() => !window.diemcau.control.state.vote.open"),
+        what="the vote closed on the phone",
+    )
 
 
 def test_site_page_reloaded_comes_back_to_the_same_state(meeting_pages: Any) -> None:
     _hq, site_a, site_b, _links = meeting_pages
     before = state(site_b)
     site_b.reload()
-    site_b.wait_for_function("window.diemcau && window.diemcau.control.state !== null")
+    wait_until(
+        lambda: site_b.evaluate("() => !!(window.diemcau && window.diemcau.control.state)"),
+        what="B's state after the reload",
+    )
     after = state(site_b)
     for section in ("main_source", "floor", "queue", "mics", "roll_call", "announcement", "screen"):
         assert after[section] == before[section], section

@@ -1,30 +1,26 @@
-"""The HTTPS front with a real Caddy (and a real Janus behind /janus): one origin over HTTPS,
+"""The HTTPS front with a real Caddy: one origin over HTTPS (the app, and through it /janus),
 /ca/ on plain HTTP, the local CA outside this machine's trust store, restarted when it dies."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import http.server
 import json
 import socket
 import ssl
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import websockets
 
 from diemcau.config import FrontSettings, primary_ip
 from diemcau.front import certs
 from diemcau.front.caddyconfig import Upstreams
 from diemcau.front.supervisor import CaddySupervisor
-from diemcau.media.janusconfig import JanusConfig
-from diemcau.media.supervisor import JanusSupervisor
 
 pytestmark = pytest.mark.janus
 
@@ -64,20 +60,7 @@ def app_upstream() -> Iterator[int]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def loopback_janus(
-    make_janus_config: Callable[[int], JanusConfig],
-) -> AsyncIterator[JanusSupervisor]:
-    config = dataclasses.replace(make_janus_config(43000), ws_ip="127.0.0.1")
-    supervisor = JanusSupervisor(config)
-    await supervisor.start()
-    yield supervisor
-    await supervisor.stop()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def caddy(
-    tmp_path: Path, app_upstream: int, loopback_janus: JanusSupervisor
-) -> AsyncIterator[CaddySupervisor]:
+async def caddy(tmp_path: Path, app_upstream: int) -> AsyncIterator[CaddySupervisor]:
     ip = primary_ip()
     front = FrontSettings(
         mode="internal",
@@ -87,9 +70,7 @@ async def caddy(
         app_port=app_upstream,
         folder=tmp_path / "caddy",
     )
-    supervisor = CaddySupervisor(
-        front, Upstreams(app_port=app_upstream, janus_ws_port=loopback_janus.config.ws_port)
-    )
+    supervisor = CaddySupervisor(front, Upstreams(app_port=app_upstream))
     supervisor.backoff_initial = 0.1
     await supervisor.start()
     yield supervisor
@@ -119,16 +100,12 @@ async def test_https_reaches_the_app_with_the_scheme_and_a_certificate_for_the_a
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_janus_websocket_is_served_on_the_same_origin_at_janus(
-    caddy: CaddySupervisor,
-) -> None:
-    url = caddy.front.origin().replace("https://", "wss://") + "/janus"
-    async with websockets.connect(
-        url, subprotocols=[websockets.Subprotocol("janus-protocol")], ssl=ca_context(caddy)
-    ) as ws:
-        await ws.send(json.dumps({"janus": "info", "transaction": "t1"}))
-        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert reply["janus"] == "server_info" and reply["version_string"].startswith("1.1")
+async def test_janus_is_reached_through_the_app_on_the_same_origin(caddy: CaddySupervisor) -> None:
+    """/janus goes to the app like every other path (its gate passes it on to Janus:
+    tests/integration/test_janus_gate.py), never to Janus's own port."""
+    got = await asyncio.to_thread(fetch, caddy.front.origin() + "/janus", ca_context(caddy))
+    assert got["path"] == "/janus"
+    assert got["x-forwarded-proto"] == "https"
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -174,7 +151,19 @@ async def test_caddy_is_restarted_when_it_dies(caddy: CaddySupervisor) -> None:
     caddy.process.kill()
     await caddy.wait_restarted(after_restarts=0, timeout=30)
     assert caddy.pid != old
-    got = await asyncio.to_thread(fetch, caddy.front.origin() + "/again/", ca_context(caddy))
+    # A restarted Caddy accepts connections a moment before it has loaded its certificate
+    # (a TLS "internal error" alert then, seen once in CI): a browser's retry gets through.
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        try:
+            got = await asyncio.to_thread(
+                fetch, caddy.front.origin() + "/again/", ca_context(caddy)
+            )
+            break
+        except (ssl.SSLError, urllib.error.URLError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
     assert got["path"] == "/again/"
 
 

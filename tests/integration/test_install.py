@@ -450,7 +450,9 @@ import asyncio, json, ssl, sys
 import websockets
 async def main():
     context = ssl.create_default_context(cafile=sys.argv[2])
-    async with websockets.connect(sys.argv[1], ssl=context,
+    # As a page of the server's own origin does (the app's Janus gate checks it).
+    origin = websockets.Origin(sys.argv[1].replace("wss://", "https://").rsplit("/", 1)[0])
+    async with websockets.connect(sys.argv[1], ssl=context, origin=origin,
                                   subprotocols=[websockets.Subprotocol("janus-protocol")]) as ws:
         await ws.send(json.dumps({"janus": "info", "transaction": "t1"}))
         print(await asyncio.wait_for(ws.recv(), 5))

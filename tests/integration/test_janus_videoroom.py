@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from diemcau.media.errors import (
 )
 from diemcau.media.supervisor import JanusSupervisor
 from diemcau.media.tokens import sign_token
-from diemcau.media.videoroom import PLUGIN, RoomSpec, VideoRoomAdmin
+from diemcau.media.videoroom import NO_RECORDING_DIR, PLUGIN, RoomSpec, VideoRoomAdmin
 from tests.support.peers import Publisher, Subscriber, publish, subscribe
 
 pytestmark = [pytest.mark.janus, pytest.mark.asyncio(loop_scope="session")]
@@ -65,6 +66,29 @@ async def test_room_created_with_admin_key_exists(admin: VideoRoomAdmin) -> None
     assert room.audiocodec == "opus"
     assert room.is_private
     await admin.destroy_room(spec.room_id, spec.secret)
+
+
+async def test_room_is_listed_with_recording_and_bitrate_locked(admin: VideoRoomAdmin) -> None:
+    spec = new_room_spec()
+    await admin.create_room(spec)
+    room = {room.room_id: room for room in await admin.list_rooms()}[spec.room_id]
+    assert (room.lock_record, room.bitrate_cap, room.rec_dir) == (True, True, NO_RECORDING_DIR)
+    await admin.destroy_room(spec.room_id, spec.secret)
+
+
+async def test_room_is_listed_with_opus_fec(admin: VideoRoomAdmin) -> None:
+    """Issue 12: Opus in-band FEC for every publisher, so audio survives a lossy link."""
+    spec = new_room_spec()
+    await admin.create_room(spec)
+    room = {room.room_id: room for room in await admin.list_rooms()}[spec.room_id]
+    assert room.opus_fec
+    await admin.destroy_room(spec.room_id, spec.secret)
+    # And a room asked without it lists none (the flag is what Janus negotiates).
+    plain = new_room_spec(opus_fec=False)
+    await admin.create_room(plain)
+    room = {room.room_id: room for room in await admin.list_rooms()}[plain.room_id]
+    assert not room.opus_fec
+    await admin.destroy_room(plain.room_id, plain.secret)
 
 
 async def test_room_id_taken_is_refused(admin: VideoRoomAdmin) -> None:
@@ -231,6 +255,42 @@ async def test_kicked_publisher_leaves_room(live: Live, admin: VideoRoomAdmin) -
     await admin.kick(live.room.room_id, live.room.secret, live.publisher.participant_id)
     await live.publisher.handle.next_event("event", lambda e: e.data.get("reason") == "kicked")
     assert await admin.list_participants(live.room.room_id) == []
+
+
+# --- what a publisher may not ask for --------------------------------------------------
+
+# How a publisher asks Janus to record it to a file of its choosing: each request that takes
+# `record` and `filename` (janus_videoroom.c: configure, publish, joinandconfigure).
+RECORD_REQUESTS = ["configure", "publish", "joinandconfigure"]
+
+
+@pytest.mark.parametrize("request_name", RECORD_REQUESTS)
+async def test_publisher_cannot_record_itself(
+    client: JanusClient, room: RoomSpec, tmp_path: Path, request_name: str
+) -> None:
+    target = tmp_path / "recordings"
+    ask = {"record": True, "filename": str(target / "evil")}
+    publisher = await publish(
+        client,
+        room.room_id,
+        room.allowed[0],
+        join_fields=ask if request_name == "joinandconfigure" else None,
+        publish_fields=ask if request_name == "publish" else None,
+    )
+    try:
+        if request_name == "configure":
+            # Janus answers as if it had done it: a refused recording is not an error.
+            reply = await publisher.handle.message({"request": "configure", **ask})
+            assert reply.data.get("configured") == "ok"
+        # Media flows (so a recorder would have had something to write)...
+        await publisher.wait_for_remb(after=0)
+        # ...and Janus opens recorders when asked or when media starts, so a file would be
+        # there by now; a second more lets nothing be missed.
+        await asyncio.sleep(1.0)
+        # Nothing at all: no folder made for `filename`, no .mjr file.
+        assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
+    finally:
+        await publisher.close()
 
 
 async def _settled_count(sub: Subscriber, kind: str, quiet: float = 0.5) -> int:

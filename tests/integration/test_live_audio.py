@@ -20,12 +20,13 @@ import pytest
 from diemcau.accounts.models import Role, User
 from diemcau.config import JanusSettings
 from diemcau.live import lifecycle, media_policy, services
+from diemcau.live.models import LiveState
 from diemcau.live.services import Actor
+from diemcau.live.state import build
 from diemcau.media.client import JanusClient
 from diemcau.media.supervisor import JanusSupervisor
-from diemcau.meetings.models import Meeting
+from diemcau.meetings.models import Invitation, Meeting
 from diemcau.sfu import rooms
-from diemcau.sfu.feeds import feed_id
 from tests.conftest import Org
 from tests.support.peers import Publisher, Subscriber, publish, subscribe
 
@@ -114,9 +115,10 @@ class Room:
     site_b: Publisher
     hears_a: Subscriber
     hears_hq: Subscriber
+    feeds: dict[int, int]  # site id -> the camera feed id the server issued its page
 
     def feed(self, site_pk: int) -> int:
-        return feed_id(site_pk)
+        return self.feeds[site_pk]
 
 
 async def in_room(meeting: Meeting, org: Org, scenario: Callable[[Room], Awaitable[None]]) -> None:
@@ -126,24 +128,28 @@ async def in_room(meeting: Meeting, org: Org, scenario: Callable[[Room], Awaitab
         lambda: User.objects.get_or_create(username="chu-tri-audio", role=Role.CHAIR)[0]
     )
 
+    # A site's page acts with the nonce of the join link it opened.
+    nonces = await in_thread(
+        lambda: dict(Invitation.objects.filter(meeting=meeting).values_list("site_id", "nonce"))
+    )
+
     def actor(site_pk: int, hq: bool = False) -> Actor:
         user = chair_user if hq else None
-        return Actor(meeting_id=meeting.pk, site_id=site_pk, hq=hq, user=user, chair=hq)
+        link = "" if hq else nonces[site_pk]
+        return Actor(meeting_id=meeting.pk, site_id=site_pk, hq=hq, user=user, chair=hq, link=link)
 
     chair = actor(org.main.pk, hq=True)
     # The three pages' control connections are open: only connected sites may publish.
-    for page in (chair, actor(org.site_a.pk), actor(org.site_b.pk)):
-        await in_thread(services.site_connected, page)
-    access = {
-        name: await in_thread(media_policy.access_for, a)
-        for name, a in (
-            ("hq", chair),
-            ("a", actor(org.site_a.pk)),
-            ("b", actor(org.site_b.pk)),
-        )
+    pages = {"hq": chair, "a": actor(org.site_a.pk), "b": actor(org.site_b.pk)}
+    connection = {
+        name: (await in_thread(services.site_connected, page))[1] for name, page in pages.items()
     }
-    assert access["a"]["feed"] == org.site_a.pk * 10 + 1
-    assert access["a"]["screen_feed"] == org.site_a.pk * 10 + 2
+    access = {
+        name: await in_thread(media_policy.access_for, page, "", connection[name])
+        for name, page in pages.items()
+    }
+    site_of = {"hq": org.main.pk, "a": org.site_a.pk, "b": org.site_b.pk}
+    feeds = {site_of[name]: int(a["feed"]) for name, a in access.items()}
     clients = {
         name: JanusClient(a["janus_url"], token=a["core_token"], reconnect=False)
         for name, a in access.items()
@@ -163,7 +169,10 @@ async def in_room(meeting: Meeting, org: Org, scenario: Callable[[Room], Awaitab
         closing.append(hears_a)
         hears_hq = await subscribe(clients["hq"], room_id, hq.participant_id, token)
         closing.append(hears_hq)
-        await scenario(Room(meeting, org, chair, hq, site_a, site_b, hears_a, hears_hq))
+        for name, page in pages.items():
+            # Each page reports it is published: its mute applied, then it is named.
+            assert await in_thread(media_policy.published, page, connection[name])
+        await scenario(Room(meeting, org, chair, hq, site_a, site_b, hears_a, hears_hq, feeds))
     finally:
         for peer in reversed(closing):
             await peer.close()
@@ -175,11 +184,17 @@ def test_publishers_join_with_the_feed_ids_the_server_assigned(
     live_meeting: Meeting, org: Org
 ) -> None:
     async def scenario(room: Room) -> None:
-        assert room.site_a.participant_id == feed_id(org.site_a.pk)
-        assert room.site_b.participant_id == feed_id(org.site_b.pk)
-        assert room.hq.participant_id == feed_id(org.main.pk)
+        assert room.site_a.participant_id == room.feed(org.site_a.pk)
+        assert room.site_b.participant_id == room.feed(org.site_b.pk)
+        assert room.hq.participant_id == room.feed(org.main.pk)
         moderated = await in_thread(audio_moderated, live_meeting)
-        assert set(moderated) == {feed_id(s.pk) for s in (org.main, org.site_a, org.site_b)}
+        assert set(moderated) == set(room.feeds.values())
+        # Random, not derived from the site: nobody can work out another page's id.
+        assert all(feed != s * 10 + 1 for s, feed in room.feeds.items())
+        assert len(set(room.feeds.values())) == 3
+        # The pages are told whose camera is which.
+        state = await in_thread(lambda: build(LiveState.objects.get(meeting=live_meeting)))
+        assert state["feeds"] == {str(s): f for s, f in room.feeds.items()}
 
     asyncio.run(in_room(live_meeting, org, scenario))
 
@@ -187,14 +202,10 @@ def test_publishers_join_with_the_feed_ids_the_server_assigned(
 def test_floor_opens_a_sites_audio_at_the_sfu_and_the_chairs_mute_closes_it(
     live_meeting: Meeting, org: Org
 ) -> None:
-    a, b, main = feed_id(org.site_a.pk), feed_id(org.site_b.pk), feed_id(org.main.pk)
-
     async def scenario(room: Room) -> None:
-        # Before anything is enforced Janus relays everyone: the subscriber hears A.
-        assert await audio_flows(room.hears_a)
-
-        # By default only the main source (HQ) is heard: branch sites are moderated.
-        assert await in_thread(media_policy.enforce_audio, live_meeting.pk) == 2
+        a, b, main = room.feed(org.site_a.pk), room.feed(org.site_b.pk), room.feed(org.main.pk)
+        # By default only the main source (HQ) is heard: branch sites were moderated as
+        # they reported being published, before any page was told their feed.
         assert await in_thread(audio_moderated, live_meeting) == {a: True, b: True, main: False}
         assert await stays_silent(room.hears_a)
         assert await audio_flows(room.hears_hq)
@@ -220,9 +231,8 @@ def test_floor_opens_a_sites_audio_at_the_sfu_and_the_chairs_mute_closes_it(
 def test_main_source_audio_passes_and_moves_with_the_main_source(
     live_meeting: Meeting, org: Org
 ) -> None:
-    a, b, main = feed_id(org.site_a.pk), feed_id(org.site_b.pk), feed_id(org.main.pk)
-
     async def scenario(room: Room) -> None:
+        a, b, main = room.feed(org.site_a.pk), room.feed(org.site_b.pk), room.feed(org.main.pk)
         await in_thread(media_policy.enforce_audio, live_meeting.pk)
         assert await audio_flows(room.hears_hq)
         assert await stays_silent(room.hears_a)
@@ -244,27 +254,70 @@ def test_main_source_audio_passes_and_moves_with_the_main_source(
     asyncio.run(in_room(live_meeting, org, scenario))
 
 
-def test_a_feed_id_taken_by_another_page_is_kicked_while_its_site_is_not_connected(
+def test_a_publisher_under_an_id_not_issued_to_a_connected_page_is_kicked(
     live_meeting: Meeting, org: Org
 ) -> None:
-    """Janus's room tokens do not bind a feed id: site B's page can join under HQ's id.
-    The server keeps a publisher only while the site owning that id is connected, so the
-    impostor is kicked at the next enforcement and is never heard as HQ."""
+    """Janus's room tokens do not bind a feed id: site B's page can join under an id of
+    its choosing. The server keeps a publisher only under the ids it issued to connected
+    pages, so the impostor is kicked at the next enforcement and never heard."""
 
     async def scenario() -> None:
-        b = Actor(meeting_id=live_meeting.pk, site_id=org.site_b.pk, hq=False)
-        await in_thread(services.site_connected, b)
-        access = await in_thread(media_policy.access_for, b)
-        impostor = {**access, "feed": feed_id(org.main.pk)}
+        nonce = await in_thread(
+            lambda: Invitation.objects.get(meeting=live_meeting, site=org.site_b).nonce
+        )
+        b = Actor(meeting_id=live_meeting.pk, site_id=org.site_b.pk, hq=False, link=nonce)
+        _event, conn = await in_thread(services.site_connected, b)
+        access = await in_thread(media_policy.access_for, b, "", conn)
+        impostor = {**access, "feed": org.main.pk * 10 + 1}  # HQ's id in the old scheme
         async with JanusClient(
             access["janus_url"], token=access["core_token"], reconnect=False
         ) as client:
             publisher = await publish_as(client, impostor, "Điểm cầu chính")
             try:
-                assert feed_id(org.main.pk) in await in_thread(audio_moderated, live_meeting)
+                assert impostor["feed"] in await in_thread(audio_moderated, live_meeting)
                 await in_thread(media_policy.enforce_audio, live_meeting.pk)
-                assert feed_id(org.main.pk) not in await in_thread(audio_moderated, live_meeting)
+                assert impostor["feed"] not in await in_thread(audio_moderated, live_meeting)
             finally:
                 await publisher.close()
 
     asyncio.run(scenario())
+
+
+def test_a_muted_site_that_rejoins_is_muted_before_any_page_is_told_its_new_feed(
+    live_meeting: Meeting, org: Org
+) -> None:
+    """Issue 11, item 5: a re-join gets fresh ids (the old publisher is kicked) and the
+    new camera is named to the pages only after Janus holds its mute."""
+
+    async def scenario(room: Room) -> None:
+        await in_thread(media_policy.enforce_audio, live_meeting.pk)
+        old = room.feed(org.site_a.pk)
+        nonce = await in_thread(
+            lambda: Invitation.objects.get(meeting=live_meeting, site=org.site_a).nonce
+        )
+        a = Actor(meeting_id=live_meeting.pk, site_id=org.site_a.pk, hq=False, link=nonce)
+        _event, conn = await in_thread(services.site_connected, a)
+        again = await in_thread(media_policy.access_for, a, "", conn)
+        assert again["feed"] != old
+        assert old not in await in_thread(audio_moderated, live_meeting)  # kicked
+        client = JanusClient(again["janus_url"], token=again["core_token"], reconnect=False)
+        await client.connect()
+        try:
+            rejoined = await publish_as(client, again, "Cao su Đồng Nai")
+            try:
+
+                def named() -> dict[str, int]:
+                    return dict(build(LiveState.objects.get(meeting=live_meeting))["feeds"])
+
+                # Janus has it, unmuted for now, and no page knows its id yet.
+                assert (await in_thread(audio_moderated, live_meeting))[again["feed"]] is False
+                assert str(org.site_a.pk) not in await in_thread(named)
+                assert await in_thread(media_policy.published, a, conn)
+                assert (await in_thread(audio_moderated, live_meeting))[again["feed"]] is True
+                assert (await in_thread(named))[str(org.site_a.pk)] == again["feed"]
+            finally:
+                await rejoined.close()
+        finally:
+            await client.close()
+
+    asyncio.run(in_room(live_meeting, org, scenario))

@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from diemcau.accounts.models import Role
 from diemcau.asgi import application
-from diemcau.live.consumers import CLOSE_FORBIDDEN
 from diemcau.live.models import Attendance, RollCall
+from diemcau.live.revoke import CLOSE_FORBIDDEN
 from diemcau.meetings import joinlinks
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.meetings.services import save_meeting
@@ -328,7 +328,7 @@ async def test_site_operator_logged_in_on_a_site_page_still_acts_only_for_its_si
 
     cookie = await sync_to_async(operator_opens_join_link)()
     page = await live.open_page(f"/ws/meetings/{live.meeting.pk}/site/", cookie)
-    assert page.you == {"site": live.sites[0].pk, "hq": False, "chair": False}
+    assert page.you == {"site": live.sites[0].pk, "hq": False, "chair": False, "voted": None}
     reply = await page.send({"type": "floor.grant", "site": live.sites[0].pk})
     assert reply["type"] == "error"
     assert page.state["floor"] is None
@@ -573,5 +573,5 @@ async def test_hq_socket_is_only_for_hq_staff(
 async def test_hq_operator_may_run_the_meeting(live: LiveMeeting, make_user: MakeUser) -> None:
     cookie = await sync_to_async(lambda: login_cookie(make_user(Role.HQ_OPERATOR)))()
     operator = await live.hq(cookie)
-    assert operator.you == {"site": live.main.pk, "hq": True, "chair": True}
+    assert operator.you == {"site": live.main.pk, "hq": True, "chair": True, "voted": None}
     await operator.ok({"type": "roll_call.open"})

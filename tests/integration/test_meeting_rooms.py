@@ -8,13 +8,17 @@ from typing import Any
 import pytest
 
 from diemcau.config import JanusSettings
-from diemcau.live import lifecycle
+from diemcau.live import lifecycle, media_policy
+from diemcau.live.actions import Actor, Refused
 from diemcau.media.client import JanusClient
 from diemcau.media.errors import RoomUnauthorized
 from diemcau.media.supervisor import JanusSupervisor
 from diemcau.media.tokens import sign_token
+from diemcau.media.videoroom import NO_RECORDING_DIR, Room
 from diemcau.meetings.models import Meeting, MeetingStatus
+from diemcau.meetings.services import revoke_join_link
 from diemcau.sfu import rooms
+from diemcau.sfu.link import link
 from diemcau.sfu.upkeep import restore_live_rooms
 from tests.support.peers import publish
 
@@ -86,6 +90,26 @@ def test_room_lost_by_janus_is_restored_with_the_same_id_and_secret(
     assert not rooms.room_exists(started.janus_room)
 
 
+def _locks(room_id: int) -> tuple[bool, bool, str, int]:
+    """What Janus lists for the room: lock_record, bitrate_cap, rec_dir, bitrate."""
+    listed: list[Room] = link().run(lambda admin: admin.list_rooms())
+    room = next(room for room in listed if room.room_id == room_id)
+    return (room.lock_record, room.bitrate_cap, room.rec_dir, room.bitrate)
+
+
+def test_meeting_rooms_lock_recording_and_bitrate_also_when_restored(
+    meeting: Meeting, janus_settings: JanusSettings, settings: Any
+) -> None:
+    locked = (True, True, NO_RECORDING_DIR, settings.JANUS_ROOM_BITRATE)
+    started = lifecycle.start_meeting(meeting)
+    assert started.janus_room is not None
+    assert _locks(started.janus_room) == locked
+    rooms.destroy_room(started.janus_room, started.janus_room_secret)  # as if Janus restarted
+    assert restore_live_rooms() == [started.pk]
+    assert _locks(started.janus_room) == locked
+    lifecycle.end_meeting(started)
+
+
 def test_participant_access_joins_only_with_its_own_tokens(
     meeting: Meeting, janus_settings: JanusSettings
 ) -> None:
@@ -104,6 +128,42 @@ def test_participant_access_joins_only_with_its_own_tokens(
     # A core token signed with another secret cannot even open a session.
     with pytest.raises(Exception, match=r"403|nauthori"):
         asyncio.run(join(sign_token("another-secret-of-enough-length"), access.room_token))
+    lifecycle.end_meeting(started)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revoking_a_sites_link_takes_its_token_out_and_kicks_its_feed(
+    meeting: Meeting, janus_settings: JanusSettings
+) -> None:
+    """Issue 11, item 3: the room page of a revoked link can neither stay nor come back."""
+    started = lifecycle.start_meeting(meeting)
+    assert started.janus_room is not None
+    room_id, secret = started.janus_room, started.janus_room_secret
+    invitation = started.invitations.select_related("site").first()
+    assert invitation is not None
+    actor = Actor(started.pk, invitation.site_id, hq=False, link=invitation.nonce)
+    access = media_policy.access_for(actor)
+    assert access["room_token"] in rooms.allowed_tokens(room_id, secret)
+
+    async def run() -> None:
+        async with JanusClient(access["janus_url"], token=access["core_token"]) as client:
+            publisher = await publish(client, room_id, access["room_token"], feed=access["feed"])
+            assert access["feed"] in await asyncio.to_thread(rooms.publisher_feeds, room_id, secret)
+
+            # Autocommit: the revocation runs at once, as after the view's commit.
+            await asyncio.to_thread(revoke_join_link, invitation)
+            assert access["feed"] not in await asyncio.to_thread(
+                rooms.publisher_feeds, room_id, secret
+            )
+            await publisher.close()
+        async with JanusClient(access["janus_url"], token=access["core_token"]) as client:
+            with pytest.raises(RoomUnauthorized):
+                await publish(client, room_id, access["room_token"], feed=access["feed"])
+
+    asyncio.run(run())
+    assert access["room_token"] not in rooms.allowed_tokens(room_id, secret)
+    with pytest.raises(Refused):
+        media_policy.access_for(actor)  # the page's old link
     lifecycle.end_meeting(started)
 
 

@@ -45,6 +45,12 @@ class FakeMedia extends EventTarget {
   async stop() {
     this.stopped = true;
   }
+  abandon() {
+    this.abandonedAt = true;
+  }
+  discard() {
+    this.discarded = true;
+  }
 }
 
 describe("MediaKeeper", () => {
@@ -67,14 +73,14 @@ describe("MediaKeeper", () => {
   });
 
   function keeperWith(script) {
-    const control = {
+    const control = Object.assign(new EventTarget(), {
       state: { meeting: { status: "live" } },
       sent: [],
       async send(type) {
         this.sent.push(type);
         return type === "media.access" ? { janus_url: "/janus" } : undefined;
       },
-    };
+    });
     const keeper = new MediaKeeper(control, () => "CSDN", { makeMedia: () => new FakeMedia(script) });
     const failed = [];
     keeper.addEventListener("failed", (e) => failed.push(e.detail));
@@ -119,6 +125,45 @@ describe("MediaKeeper", () => {
     assert.equal(keeper.problem, null);
   });
 
+  test("the control link lost: the session is abandoned at once, a fresh one starts when it is back", async () => {
+    const script = ["connected", "connected"];
+    const { keeper, control, failed } = keeperWith(script);
+    const status = (s) => control.dispatchEvent(new CustomEvent("status", { detail: s }));
+    keeper.ensure();
+    await until(() => script.length === 1 && keeper.failure === null);
+    const first = keeper.media;
+    // Silent: the badge says so, the session is kept; heard again: all as it was.
+    status("lost");
+    assert.deepEqual([keeper.media, keeper.failure], [first, "lost"]);
+    status("connected");
+    assert.deepEqual([keeper.media, keeper.failure], [first, null]);
+    // Given up: the session goes at once.
+    status("lost");
+    control.dispatchEvent(new CustomEvent("gaveup"));
+    assert.equal(keeper.media, null);
+    assert.equal(first.abandonedAt, true);
+    assert.equal(keeper.failure, "lost"); // the badge says so, never "sending"
+    // Nothing starts while the link is down, whatever asks.
+    await keeper.ensure();
+    keeper.follow(true);
+    assert.equal(keeper.media, null);
+    assert.equal(control.sent.filter((t) => t === "media.access").length, 1);
+    status("connected");
+    assert.equal(first.discarded, true); // its Janus session ended over a fresh socket
+    await until(() => script.length === 0 && keeper.failure === null);
+    assert.notEqual(keeper.media, first);
+    assert.equal(control.sent.filter((t) => t === "media.access").length, 2);
+    assert.deepEqual(failed, []); // no back-off on the way
+  });
+
+  test("a lost link before the meeting is live changes nothing", () => {
+    const { keeper, control } = keeperWith([]);
+    control.dispatchEvent(new CustomEvent("status", { detail: "lost" }));
+    control.dispatchEvent(new CustomEvent("gaveup"));
+    assert.equal(keeper.suspended, false);
+    assert.equal(keeper.failure, null);
+  });
+
   test("retrying the devices starts again at once and resets the back-off", async () => {
     const script = ["ws", "ws", "ws", "connected"];
     const { keeper, failed } = keeperWith(script);
@@ -139,5 +184,15 @@ describe("MediaKeeper", () => {
     await until(() => keeper.media === null);
     assert.equal(keeper.status, null);
     assert.equal(keeper.failure, null);
+  });
+});
+
+describe("a feed that has just gone", () => {
+  test("Janus's 428 (no such feed or mid) is not an operator's problem; other errors are", async () => {
+    const { feedGone } = await import("../../src/diemcau/live/static/live/media.js");
+    assert.equal(feedGone({ code: 428, message: "No such feed (123)" }), true);
+    assert.equal(feedGone(new Error("No such mid 3 in feed 99")), true);
+    assert.equal(feedGone({ code: 432, message: "Maximum number of publishers reached" }), false);
+    assert.equal(feedGone(new Error("Janus did not answer in time")), false);
   });
 });

@@ -12,12 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, unpack_remb_fci
 
 from diemcau.media.client import JanusClient, JanusHandle
 from diemcau.media.errors import JanusError
@@ -35,11 +42,39 @@ class Publisher:
     pc: RTCPeerConnection
     participant_id: int
     mids: dict[str, str]  # kind ("audio"/"video") -> mid Janus knows the stream by
+    # Every REMB (bits per second) Janus sent about our video, oldest first: the bitrate
+    # Janus tells this publisher to keep to.
+    rembs: list[int] = field(default_factory=list)
+    remb_received: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_for_remb(self, after: int, timeout: float = 15.0) -> int:
+        """The first REMB received after the first `after` ones."""
+        async with asyncio.timeout(timeout), self.remb_received:
+            await self.remb_received.wait_for(lambda: len(self.rembs) > after)
+        return self.rembs[after]
 
     async def close(self) -> None:
         await self.pc.close()
         with contextlib.suppress(Exception):
             await self.handle.detach()
+
+
+def _watch_rembs(sender: RTCRtpSender, publisher: Publisher) -> None:
+    """Note the REMBs aiortc's sender receives (it only feeds them to its encoder, whose
+    own limits would hide the value Janus sent)."""
+    handle = sender._handle_rtcp_packet
+
+    async def watched(packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            with contextlib.suppress(ValueError):
+                bitrate, _ssrcs = unpack_remb_fci(packet.fci)
+                async with publisher.remb_received:
+                    publisher.rembs.append(bitrate)
+                    publisher.remb_received.notify_all()
+        await handle(packet)
+
+    # setattr: mypy refuses assigning to a method.
+    setattr(sender, "_handle_rtcp_packet", watched)  # noqa: B010
 
 
 @dataclass
@@ -78,15 +113,24 @@ async def publish(
     room_token: str | None,
     display: str = "Điểm cầu 1",
     feed: int | None = None,
+    *,
+    join_fields: Mapping[str, Any] | None = None,
+    publish_fields: Mapping[str, Any] | None = None,
 ) -> Publisher:
     """Join as a publisher (with the feed id the server assigned, if given) and publish a
-    test pattern plus (silent) Opus audio."""
+    test pattern plus (silent) Opus audio.
+
+    `join_fields` (e.g. `record`, `filename`, `bitrate`) make the join a
+    `joinandconfigure`, the one join request that takes them; `publish_fields` go into
+    the `publish` request.
+    """
     handle = await client.attach(PLUGIN)
     join: dict[str, Any] = {
-        "request": "join",
+        "request": "joinandconfigure" if join_fields else "join",
         "ptype": "publisher",
         "room": room_id,
         "display": display,
+        **(join_fields or {}),
     }
     if feed is not None:
         join["id"] = feed
@@ -100,21 +144,19 @@ async def publish(
     pc = peer_connection()
     audio = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
     video = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+    publisher = Publisher(handle=handle, pc=pc, participant_id=int(joined.data["id"]), mids={})
+    _watch_rembs(video.sender, publisher)
     await pc.setLocalDescription(await pc.createOffer())
     reply = await handle.message(
-        {"request": "publish", "display": display},
+        {"request": "publish", "display": display, **(publish_fields or {})},
         jsep={"type": "offer", "sdp": pc.localDescription.sdp},
     )
     if reply.jsep is None:
         raise JanusError(0, f"publish got no SDP answer: {reply.data}")
     await pc.setRemoteDescription(RTCSessionDescription(reply.jsep["sdp"], reply.jsep["type"]))
     await handle.next_event("webrtcup", timeout=15)
-    return Publisher(
-        handle=handle,
-        pc=pc,
-        participant_id=int(joined.data["id"]),
-        mids={"audio": str(audio.mid), "video": str(video.mid)},
-    )
+    publisher.mids.update(audio=str(audio.mid), video=str(video.mid))
+    return publisher
 
 
 async def subscribe(client: JanusClient, room_id: int, feed: int, room_token: str) -> Subscriber:

@@ -12,6 +12,7 @@ from diemcau.directives.models import Directive, DirectiveRecipient
 from diemcau.meetings import joinlinks
 from diemcau.meetings.models import Meeting
 from tests.conftest import MakeUser, Org
+from tests.support import officefiles
 
 
 def _send(org: Org, meeting: Meeting | None = None) -> Directive:
@@ -19,7 +20,7 @@ def _send(org: Org, meeting: Meeting | None = None) -> Directive:
         title="Triển khai Nghị quyết Đại hội",
         number="12/CĐCS",
         body="Các đơn vị triển khai trước 15/12.",
-        upload=SimpleUploadedFile("nq.pdf", b"%PDF-1.7 ..."),
+        upload=SimpleUploadedFile("nq.pdf", officefiles.pdf()),
         meeting=meeting,
         sites=set() if meeting else {org.site_a, org.site_b},
         by=None,

@@ -14,7 +14,7 @@ import pytest
 from django.test import TestCase
 
 from diemcau.accounts.models import Role
-from diemcau.live import lifecycle, services
+from diemcau.live import lifecycle, linkpolicy, services
 from diemcau.live import state as live_state
 from diemcau.live.actions import ACTIONS, NOT_LIVE, Who
 from diemcau.live.models import FloorRequest, LiveState, Motion
@@ -142,6 +142,13 @@ def _busy(w: World) -> None:
     services.set_mute(w.chair, w.org.site_b.pk, False)
     _per_delegate_vote(w)
     services.send_chat(w.b, "Rõ")
+    # Issue 12: site A on a weak link (the policy's choice), site B in weak-link mode.
+    services.link_decided(w.a, _decision("medium"))
+    services.set_weak_link(w.b, True)
+
+
+def _decision(layer: str, reason: str = "loss") -> linkpolicy.Decision:
+    return linkpolicy.Decision(layer=layer, reason=reason, kbps=480, loss=6.0, at=0.0)
 
 
 def _busy_and_hq_answered(w: World) -> None:
@@ -149,8 +156,30 @@ def _busy_and_hq_answered(w: World) -> None:
     services.answer_roll_call(w.hq, 3)
 
 
+def _busy_and_b_answered_far_above(w: World) -> None:
+    _busy(w)
+    services.answer_roll_call(w.b, 10_000)  # site B expects 25: held for the chair
+
+
 def _nothing(w: World) -> None:
     pass
+
+
+def _issued(w: World) -> services.Feeds:
+    """Site A's page asked for media: fresh ids for its connection."""
+    assert w.a.site_id is not None
+    return services.issue_feeds(w.a, w.rows[w.a.site_id])
+
+
+def _busy_and_a_issued(w: World) -> None:
+    _busy(w)
+    _issued(w)
+
+
+def _busy_and_a_published(w: World) -> None:
+    _busy(w)
+    feeds = _issued(w)
+    services.feeds_published(w.a, w.rows[w.org.site_a.pk], {feeds.camera})
 
 
 # For every action: what makes it possible, and the action itself.
@@ -160,6 +189,20 @@ SCENARIOS: dict[str, tuple[Callable[[World], object], Callable[[World], object]]
         _busy,
         lambda w: services.site_disconnected(w.a, w.rows[w.org.site_a.pk], dropped=True),
     ),
+    # Issue 11, item 5: a re-join's fresh ids hide the old camera until the new is published.
+    "media.access": (_busy_and_a_published, _issued),
+    "media.published": (
+        _busy_and_a_issued,
+        lambda w: services.feeds_published(
+            w.a,
+            w.rows[w.org.site_a.pk],
+            set(services.feeds_of(w.meeting.pk, w.org.site_a.pk)),
+        ),
+    ),
+    # Issue 12: the layers each site receives (live/linkpolicy.py).
+    "link.auto": (_busy, lambda w: services.link_decided(w.a, _decision("high", "recovered"))),
+    "link.pin": (_busy, lambda w: services.pin_link(w.chair, w.org.site_b.pk, "audio")),
+    "link.weak": (_busy, lambda w: services.set_weak_link(w.b, False)),
     "floor.request": (_nothing, lambda w: services.request_floor(w.a, "Ý kiến")),
     "floor.cancel": (
         lambda w: services.request_floor(w.a),
@@ -179,6 +222,11 @@ SCENARIOS: dict[str, tuple[Callable[[World], object], Callable[[World], object]]
     "roll_call.close": (_busy, lambda w: services.close_roll_call(w.chair)),
     # Issue 10, bug 1: the vote's `eligible` moves with the roll call.
     "roll_call.answer": (_busy, lambda w: services.answer_roll_call(w.b, 9)),
+    # Issue 11, item 6: a held answer, once confirmed, counts (totals, the vote's eligible).
+    "roll_call.confirm": (
+        lambda w: _busy_and_b_answered_far_above(w),
+        lambda w: services.confirm_roll_call(w.chair, w.org.site_b.pk, True),
+    ),
     "announce": (_busy, lambda w: services.announce(w.chair, "Nghỉ giải lao")),
     "chat.send": (_busy, lambda w: services.send_chat(w.a, "Xin chào")),
     "vote.open": (

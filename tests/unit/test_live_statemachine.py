@@ -16,8 +16,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from diemcau.live import lifecycle, services
-from diemcau.live.models import Counting, FloorRequest, FloorStatus, Motion
+from diemcau.live import lifecycle, linkpolicy, services, votingcodes
+from diemcau.live.models import (
+    Counting,
+    FloorRequest,
+    FloorStatus,
+    HeldRollCallAnswer,
+    LiveState,
+    Motion,
+    RollCallAnswer,
+)
 from diemcau.live.services import Actor, Event, Refused
 from diemcau.meetings import services as meeting_services
 from diemcau.meetings.models import Meeting, MeetingStatus
@@ -27,10 +35,11 @@ from tests.unit.test_live_drift import Page, fresh, wire
 _worlds = itertools.count(1)
 
 ACTOR = st.sampled_from(
-    ["chair", "hq", "a", "b", "c", "phone_a1", "phone_a2", "phone_b", "impostor"]
+    ["chair", "hq", "a", "b", "c", "phone_a1", "phone_a2", "phone_a3", "phone_b", "impostor"]
 )
 SITE = st.sampled_from(["main", "a", "b", "c", "outside"])
 CHOICE = st.sampled_from(["Có", "Không", "Khác"])
+REASONS = ["loss", "freeze", "bandwidth", "recovered"]
 
 
 class LiveMeetingMachine(RuleBasedStateMachine):
@@ -68,9 +77,16 @@ class LiveMeetingMachine(RuleBasedStateMachine):
             "c": Actor(m, s["c"].pk, hq=False),
             "phone_a1": Actor(m, s["a"].pk, hq=False, voter="a1"),
             "phone_a2": Actor(m, s["a"].pk, hq=False, voter="a2"),
+            # No voting code until code no. 1 of site A gets a new one (a lost phone).
+            "phone_a3": Actor(m, s["a"].pk, hq=False, voter="a3"),
             "phone_b": Actor(m, s["b"].pk, hq=False, voter="b1"),
             "impostor": Actor(m, s["outside"].pk, hq=False),
         }
+        # Each phone but the third enters a voting code of its site (issue 11, item 6).
+        for phone, key, number in (("phone_a1", "a", 1), ("phone_a2", "a", 2), ("phone_b", "b", 1)):
+            self.claim(phone, key, number)
+        # Roll-call answers the chair confirmed: (roll call, site, delegates).
+        self.approved: set[tuple[int, int, int]] = set()
         self.rows: list[tuple[Actor, int]] = []
         self.sent: list[Event] = []
         self.pages = [Page(m)]
@@ -100,6 +116,13 @@ class LiveMeetingMachine(RuleBasedStateMachine):
 
     def who(self, name: str) -> Actor:
         return self.actors[name]
+
+    def claim(self, phone: str, key: str, number: int) -> None:
+        invitation = self.meeting.invitations.select_related("meeting", "site").get(
+            site=self.site[key]
+        )
+        card = votingcodes.codes_for(invitation)[number - 1]
+        votingcodes.claim(invitation, card.text, self.who(phone).voter)
 
     def site_id(self, key: str) -> int:
         return self.site[key].pk
@@ -178,9 +201,38 @@ class LiveMeetingMachine(RuleBasedStateMachine):
     def close_roll_call(self, who: str) -> None:
         self.do(lambda: services.close_roll_call(self.who(who)))
 
-    @rule(who=ACTOR, delegates=st.one_of(st.integers(-1, 12), st.just("5")))
+    # Sites expect no delegates here: more than 5 is held for the chair (roll_call_limit).
+    @rule(who=ACTOR, delegates=st.one_of(st.integers(-1, 12), st.just("5"), st.just(10_000)))
     def answer_roll_call(self, who: str, delegates: Any) -> None:
         self.do(lambda: services.answer_roll_call(self.who(who), delegates))
+
+    @rule(who=ACTOR, site=SITE, accept=st.booleans())
+    def confirm_roll_call(self, who: str, site: str, accept: bool) -> None:
+        site_id = self.site_id(site)
+        held = HeldRollCallAnswer.objects.filter(
+            roll_call__meeting=self.meeting, site_id=site_id
+        ).first()
+        self.do(lambda: services.confirm_roll_call(self.who(who), site_id, accept))
+        if held is not None and not HeldRollCallAnswer.objects.filter(pk=held.pk).exists():
+            if accept:
+                self.approved.add((held.roll_call_id, site_id, held.delegates_present))
+
+    @rule(revoke=st.booleans())
+    def a_phone_is_lost(self, revoke: bool) -> None:
+        """Code no. 1 of site A is withdrawn, or given a new code that a third phone enters:
+        the same voter, whatever phone."""
+        invitation = (
+            self.meeting.invitations.select_related("meeting", "site")
+            .filter(site=self.site["a"])
+            .first()
+        )
+        if invitation is None or self.meeting.status != MeetingStatus.LIVE:
+            return
+        if revoke:
+            votingcodes.revoke(invitation, 1)
+        else:
+            votingcodes.reissue(invitation, 1)
+            self.claim("phone_a3", "a", 1)
 
     @rule(who=ACTOR, text=st.sampled_from(["", "Nghỉ giải lao", "x" * 2001]))
     def announce(self, who: str, text: str) -> None:
@@ -198,6 +250,25 @@ class LiveMeetingMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(a=st.integers(0, 12), b=st.sampled_from([1, 10_000]))
+    def roll_call_then_an_individual_vote(self, a: int, b: int) -> None:
+        """What a real meeting does before delegates vote from their phones; a site's
+        answer far above its expected delegates waits for the chair meanwhile."""
+        chair = self.who("chair")
+        self.do(lambda: services.open_roll_call(chair))
+        self.do(lambda: services.answer_roll_call(self.who("a"), a))
+        self.do(lambda: services.answer_roll_call(self.who("b"), b))
+        self.do(
+            lambda: services.open_vote(
+                chair, "Bầu", options=["Có", "Không"], counting=Counting.INDIVIDUAL
+            )
+        )
+        self.do(lambda: services.cast_vote(self.who("phone_a1"), choice="Có"))
+
+    @rule(phone=st.sampled_from(["phone_a1", "phone_a2", "phone_a3", "phone_b"]), choice=CHOICE)
+    def a_phone_votes(self, phone: str, choice: str) -> None:
+        self.do(lambda: services.cast_vote(self.who(phone), choice=choice))
+
     @rule(who=ACTOR, choice=CHOICE, yes=st.integers(0, 8), no=st.integers(0, 8))
     def cast_vote(self, who: str, choice: str, yes: int, no: int) -> None:
         counts = {"Có": yes, "Không": no}
@@ -206,6 +277,20 @@ class LiveMeetingMachine(RuleBasedStateMachine):
     @rule(who=ACTOR)
     def close_vote(self, who: str) -> None:
         self.do(lambda: services.close_vote(self.who(who)))
+
+    # Issue 12: the layers each site receives, by the policy, HQ's pin, weak-link mode.
+    @rule(who=ACTOR, layer=st.sampled_from(linkpolicy.LADDER), reason=st.sampled_from(REASONS))
+    def link_decided(self, who: str, layer: str, reason: str) -> None:
+        decision = linkpolicy.Decision(layer=layer, reason=reason, kbps=300, loss=6.0, at=0.0)
+        self.do(lambda: services.link_decided(self.who(who), decision))
+
+    @rule(who=ACTOR, site=SITE, layer=st.sampled_from([*linkpolicy.LADDER, None, "ultra", 2]))
+    def pin_link(self, who: str, site: str, layer: Any) -> None:
+        self.do(lambda: services.pin_link(self.who(who), self.site_id(site), layer))
+
+    @rule(who=ACTOR, on=st.booleans())
+    def weak_link(self, who: str, on: bool) -> None:
+        self.do(lambda: services.set_weak_link(self.who(who), on))
 
     @rule(keep=st.sets(st.sampled_from(["a", "b", "c"])))
     def edit_invited_sites(self, keep: set[str]) -> None:
@@ -236,6 +321,30 @@ class LiveMeetingMachine(RuleBasedStateMachine):
         assert services.snapshot(self.meeting.pk)["state"] == state
 
     @invariant()
+    def links_follow_the_overrides(self) -> None:
+        """A pin wins, weak mode caps at low, the top layer by the policy is no entry, and
+        every entry is an invited site's."""
+        links = fresh(self.meeting.pk)[1]["links"]
+        invited = {str(s) for s in self.meeting.invitations.values_list("site_id", flat=True)}
+        stored = LiveState.objects.get(meeting=self.meeting).links
+        for site, entry in links.items():
+            assert site in invited or self.meeting.status != MeetingStatus.LIVE
+            mine = stored[site]
+            if mine.get("pin"):
+                assert (entry["by"], entry["layer"]) == ("pinned", mine["pin"]["layer"])
+            elif mine.get("weak"):
+                assert entry["by"] == "weak_mode"
+                assert linkpolicy.rung(entry["layer"]) >= linkpolicy.rung("low")
+            else:
+                assert entry["by"] == "auto" and entry["layer"] != "high"
+            shape = linkpolicy.LAYERS[entry["layer"]]
+            assert (entry["substream"], entry["temporal"], entry["video"]) == (
+                shape.substream,
+                shape.temporal,
+                shape.video,
+            )
+
+    @invariant()
     def at_most_one_floor_holder(self) -> None:
         turns = FloorRequest.objects.filter(
             meeting=self.meeting, status=FloorStatus.GRANTED, ended_at__isnull=True
@@ -249,6 +358,25 @@ class LiveMeetingMachine(RuleBasedStateMachine):
         queue = fresh(self.meeting.pk)[1]["queue"]
         assert [(q["at"], q["id"]) for q in queue] == sorted((q["at"], q["id"]) for q in queue)
         assert len({q["site"] for q in queue}) == len(queue)  # one waiting request per site
+
+    @invariant()
+    def no_unconfirmed_answer_is_counted(self) -> None:
+        roll = fresh(self.meeting.pk)[1]["roll_call"]
+        if roll is None:
+            return
+        assert roll["totals"]["delegates_present"] == sum(roll["answers"].values())
+        assert roll["totals"]["sites_present"] == len(roll["answers"])
+        for answer in RollCallAnswer.objects.filter(roll_call_id=roll["id"]).select_related("site"):
+            if answer.delegates_present > services.roll_call_limit(answer.site.expected_delegates):
+                assert (roll["id"], answer.site_id, answer.delegates_present) in self.approved
+
+    @invariant()
+    def one_ballot_per_voting_code(self) -> None:
+        for motion in Motion.objects.filter(meeting=self.meeting, counting=Counting.INDIVIDUAL):
+            voters = list(motion.ballots.values_list("voter", flat=True))
+            assert all(voters) and len(set(voters)) == len(voters)
+            # Site A has codes no. 1 and 2 in use here: never more ballots, whatever phone.
+            assert motion.ballots.filter(site=self.site["a"]).count() <= 2
 
     @invariant()
     def no_site_counted_above_its_delegates(self) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diemcau.live import services
-from diemcau.live.models import Ballot, Motion
+from diemcau.live import services, votingcodes
+from diemcau.live.models import Ballot, Motion, VotingCode
 from diemcau.live.services import Actor, Refused
 from diemcau.meetings.models import Meeting
 from tests.conftest import Org
@@ -79,14 +79,39 @@ def test_result_needs_quorum_and_majority(live: Meeting, org: Org, chair: Actor)
 
 
 def test_secret_vote_does_not_show_who_chose_what(live: Meeting, org: Org, chair: Actor) -> None:
+    """While a secret vote is open, every page sees only how many have voted: not who, not
+    a running tally (two events in a row would tell what the site in between chose)."""
+    import json
+
     from diemcau.live.state import build
 
-    services.open_vote(chair, "Kín", secret=True)
-    option = Motion.objects.get().options[0]
-    services.cast_vote(site(live, org.site_a.pk), choice=option)
+    services.open_vote(chair, "Kín", secret=True, options=["Có", "Không"])
+    a, b = site(live, org.site_a.pk), site(live, org.site_b.pk)
+    events = [services.cast_vote(a, choice="Có"), services.cast_vote(b, choice="Không")]
+    for event in events:
+        vote = json.loads(event.message())["state"]["vote"]
+        assert vote["voted"] is None and vote["ballots"] is None
+        assert vote["result"]["tally"] is None and vote["result"]["adopted"] is None
+    assert [json.loads(e.message())["state"]["vote"]["result"]["cast"] for e in events] == [1, 2]
+    assert build(live.live_state, ["vote"])["vote"]["voted"] is None
+    # Each page is told about itself.
+    assert services.voted_in_open_vote(a) == Motion.objects.get().pk
+    assert services.voted_in_open_vote(site(live, org.main.pk)) is None
+    # Closed: the totals, still not who chose what.
+    closed = json.loads(services.close_vote(chair).message())["state"]["vote"]
+    assert closed["result"]["tally"] == {"Có": 1, "Không": 1} and closed["ballots"] is None
+
+
+def test_named_vote_shows_who_voted_and_the_running_tally(
+    live: Meeting, org: Org, chair: Actor
+) -> None:
+    from diemcau.live.state import build
+
+    services.open_vote(chair, "Công khai", options=["Có", "Không"])
+    services.cast_vote(site(live, org.site_a.pk), choice="Có")
     vote = build(live.live_state, ["vote"])["vote"]
-    assert vote["ballots"] is None and vote["voted"] == [org.site_a.pk]
-    assert vote["result"]["tally"][option] == 1
+    assert vote["voted"] == [org.site_a.pk] and vote["ballots"] == {str(org.site_a.pk): {"Có": 1}}
+    assert vote["result"]["tally"] == {"Có": 1, "Không": 0}
 
 
 def test_only_one_vote_is_open_at_a_time(live: Meeting, chair: Actor) -> None:
@@ -96,6 +121,12 @@ def test_only_one_vote_is_open_at_a_time(live: Meeting, chair: Actor) -> None:
 
 
 def delegate(live: Meeting, site_pk: int, key: str) -> Actor:
+    """A delegate's phone (its session's voter key) that entered a voting code of its site
+    (tests/unit/test_live_voting_codes.py goes through the page)."""
+    invitation = live.invitations.select_related("meeting", "site").get(site_id=site_pk)
+    if not VotingCode.objects.filter(meeting=live, claim=key).exists():
+        free = next(c for c in votingcodes.codes_for(invitation) if not c.code.claim)
+        votingcodes.claim(invitation, free.text, key)
     return Actor(live.pk, site_pk, hq=False, voter=key)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -11,10 +12,11 @@ from django.utils import timezone, translation
 
 from diemcau.accounts.models import Role
 from diemcau.live import lifecycle
-from diemcau.meetings import services
+from diemcau.meetings import joinlinks, services
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Meeting, MeetingStatus
 from tests.conftest import MakeUser, Org
+from tests.support import officefiles
 
 
 def test_main_site_is_always_invited(meeting: Meeting, org: Org) -> None:
@@ -79,8 +81,9 @@ def test_ics_has_utc_times_and_the_join_link(meeting: Meeting) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "ok"),
     [
-        ("agenda.pdf", b"%PDF-1.7 rest", True),
-        ("slides.pptx", b"PK\x03\x04rest", True),
+        # Real files: documents are also checked by their structure (test_uploads_safety).
+        ("agenda.pdf", officefiles.pdf(), True),
+        ("slides.pptx", officefiles.pptx(), True),
         ("renamed.pdf", b"MZ\x90\x00 an exe", False),
         ("script.exe", b"MZ\x90\x00", False),
         ("photo.docx", b"\x89PNG\r\n", False),
@@ -133,6 +136,41 @@ def test_site_operator_sees_only_its_own_join_link(
     assert f"/join/{meeting.pk}/CSDT/" not in page
     assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDT"])).status_code == 403
     assert client.get(reverse("meetings:ics", args=[meeting.pk, "CSDN"])).status_code == 200
+
+
+def _room_links(text: str) -> list[str]:
+    """The site codes whose room page a token found in `text` opens (any /join/ URL,
+    delegates' included: a token is tried with the room's salt whatever its path)."""
+    opened = []
+    for meeting_id, site_code, token in re.findall(
+        r"/join/(\d+)/([^/]+)/(?:d/)?([^/\s\"<]+)/", text
+    ):
+        try:
+            joinlinks.verify(token, int(meeting_id), site_code)
+        except joinlinks.JoinLinkError:
+            continue
+        opened.append(site_code)
+    return opened
+
+
+@pytest.mark.parametrize(
+    ("role", "sees"), [(Role.SITE_OPERATOR, True), (Role.DELEGATE, False), (Role.HQ_OPERATOR, True)]
+)
+def test_room_join_link_is_shown_only_to_hq_and_the_sites_operator(
+    client: Client, meeting: Meeting, org: Org, make_user: MakeUser, role: Role, sees: bool
+) -> None:
+    """The room link makes a browser the site's room PC: a delegate account bound to the
+    site follows and votes from the delegates' link, it never gets the room's."""
+    client.force_login(make_user(role, org.site_a))
+    page = client.get(reverse("meetings:detail", args=[meeting.pk])).content.decode()
+    listing = client.get(reverse("meetings:list")).content.decode()
+    ics = client.get(reverse("meetings:ics", args=[meeting.pk, "CSDN"]))
+    assert ("CSDN" in _room_links(page)) is sees
+    assert _room_links(listing) == []
+    assert ics.status_code == (200 if sees else 403)
+    assert _room_links(ics.content.decode().replace("\r\n ", "")) == (["CSDN"] * 2 if sees else [])
+    # The delegates' phone link stays on the page for everyone of the site.
+    assert f"/join/{meeting.pk}/CSDN/d/" in page
 
 
 def test_site_operator_cannot_schedule_start_or_revoke(

@@ -24,6 +24,7 @@ from diemcau.live import media_policy
 from diemcau.live.actions import NOT_ALLOWED, NOT_INVITED, Actor
 from diemcau.live.services import Refused
 from diemcau.meetings.models import Invitation, Meeting
+from diemcau.meetings.services import revoke_join_link
 from diemcau.sfu import rooms
 from diemcau.turn import certificate, credentials, turnconfig
 from diemcau.turn.turnconfig import TurnConfig
@@ -311,12 +312,26 @@ def janus_room(live: Meeting, monkeypatch: pytest.MonkeyPatch) -> Meeting:
     return live
 
 
+def site_actor(meeting: Meeting, site_pk: int) -> Actor:
+    """A site's page as the control socket admits it: with the nonce of its join link."""
+    nonce = Invitation.objects.get(meeting=meeting, site_id=site_pk).nonce
+    return Actor(meeting.pk, site_pk, hq=False, link=nonce)
+
+
+def test_a_revoked_link_gets_none(janus_room: Meeting, org: Org) -> None:
+    actor = site_actor(janus_room, org.site_a.pk)
+    revoke_join_link(Invitation.objects.get(meeting=janus_room, site=org.site_a))
+    with pytest.raises(Refused) as refused:
+        media_policy.access_for(actor)
+    assert refused.value.code == NOT_ALLOWED
+
+
 def test_a_site_gets_credentials_for_itself_until_the_meetings_end(
     janus_room: Meeting, org: Org, settings: Any
 ) -> None:
     settings.TURN = turn()
     settings.FRONT = dataclasses.replace(settings.FRONT, names=("meet.example.vn", "10.77.0.1"))
-    access = media_policy.access_for(Actor(janus_room.pk, org.site_a.pk, hq=False), "10.77.0.1")
+    access = media_policy.access_for(site_actor(janus_room, org.site_a.pk), "10.77.0.1")
     [server] = access["ice_servers"]
     username = server["username"]
     expires, _, participant = username.partition(":")
@@ -331,7 +346,7 @@ def test_a_host_that_is_not_ours_gets_the_servers_own_name(
     janus_room: Meeting, org: Org, settings: Any
 ) -> None:
     settings.TURN = turn()
-    access = media_policy.access_for(Actor(janus_room.pk, org.site_a.pk, hq=False), "evil.test")
+    access = media_policy.access_for(site_actor(janus_room, org.site_a.pk), "evil.test")
     assert "evil.test" not in access["ice_servers"][0]["urls"][0]
 
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from diemcau.accounts.models import LoginFailure, User
+from diemcau.accounts.models import User
 
 
 @admin.register(User)
@@ -17,9 +17,3 @@ class UserAdmin(BaseUserAdmin[User]):
         *BaseUserAdmin.add_fieldsets,
         (_("Role"), {"fields": ("role", "site")}),
     )
-
-
-@admin.register(LoginFailure)
-class LoginFailureAdmin(admin.ModelAdmin[LoginFailure]):
-    list_display = ("username", "ip", "at")
-    search_fields = ("username",)

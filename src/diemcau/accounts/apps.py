@@ -5,6 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "diemcau.accounts"
     verbose_name = _("Accounts")
-
-    def ready(self) -> None:
-        from diemcau.accounts import signals  # noqa: F401  (connects the lockout receivers)

@@ -51,18 +51,3 @@ class User(AbstractUser):
     def is_hq_staff(self) -> bool:
         """Admin, chair and HQ operator see the whole organisation."""
         return self.is_superuser or self.role in (Role.ADMIN, Role.CHAIR, Role.HQ_OPERATOR)
-
-
-class LoginFailure(models.Model):
-    """One failed login, kept for the lockout window (see settings.LOGIN_MAX_FAILURES)."""
-
-    username = models.CharField(max_length=150, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("failed login")
-        verbose_name_plural = _("failed logins")
-
-    def __str__(self) -> str:
-        return f"{self.username} @ {self.at:%Y-%m-%d %H:%M}"

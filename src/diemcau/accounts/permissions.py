@@ -5,7 +5,10 @@ The rules, in one place:
 - a site operator (and a delegate bound to a site) sees only that site and the meetings
   that site is invited to;
 - importing sites and managing accounts is for the system admin and the HQ operator;
-- scheduling, starting and ending meetings is for the chair, the HQ operator and the admin.
+- scheduling, starting and ending meetings is for the chair, the HQ operator and the admin;
+- a site's room join link (it makes a browser act as that site's room PC) is shown to HQ
+  staff and that site's operator only, never to a delegate account bound to the site;
+  so are its delegates' voting codes.
 """
 
 from __future__ import annotations
@@ -47,6 +50,26 @@ def can_view_site(user: User, site: Site) -> bool:
     if is_hq_staff(user):
         return True
     return user.site_id is not None and user.site_id == site.pk
+
+
+def can_see_join_link(user: Any, site_id: int) -> bool:
+    """The room join link lets whoever opens it publish as the site: only HQ staff (who hand
+    it out) and the operator of that site's room PC need it."""
+    if is_hq_staff(user):
+        return True
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.role == Role.SITE_OPERATOR
+        and user.site_id is not None
+        and user.site_id == site_id
+    )
+
+
+def can_handle_voting_codes(user: Any, site_id: int) -> bool:
+    """A site's voting codes (its sheet, adding, withdrawing or replacing a code) are for
+    the people who hand them out: HQ staff and that site's operator; never a delegate (a
+    code is one delegate's vote) nor another site."""
+    return can_see_join_link(user, site_id)
 
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])

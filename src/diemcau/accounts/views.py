@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 
-from diemcau.accounts.forms import LockoutAuthenticationForm
-
 
 class LoginView(auth_views.LoginView):
-    form_class = LockoutAuthenticationForm
+    # Locked logins are refused by django-axes' backend and shown by accounts/lockout.py.
     template_name = "accounts/login.html"
     redirect_authenticated_user = True

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from diemcau.meetings.forms import sites_field, units_field
 from diemcau.meetings.models import Meeting
+from diemcau.uploadsafety import LimitedFileField
 
 
 class DirectiveForm(forms.Form):
@@ -15,7 +16,8 @@ class DirectiveForm(forms.Form):
     body = forms.CharField(
         label=gettext_lazy("Content"), widget=forms.Textarea(attrs={"rows": 5}), required=False
     )
-    file = forms.FileField(
+    # Stopped at the document limit while it arrives (uploadsafety's default limit).
+    file = LimitedFileField(
         label=gettext_lazy("File (PDF, Word, Excel, PowerPoint)"), required=False
     )
     meeting = forms.ModelChoiceField(

@@ -14,13 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from diemcau.accounts.models import User
+from diemcau.accounts.models import Role, User
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
 from diemcau.directives import services
 from diemcau.directives.forms import DirectiveForm
 from diemcau.directives.models import Directive, DirectiveRecipient
+from diemcau.meetings import joinlinks
 from diemcau.meetings import services as meeting_services
-from diemcau.meetings.joinlinks import SESSION_KEY
 
 
 @login_required
@@ -94,7 +94,9 @@ def directive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if mine is None:
         raise Http404
     return render(
-        request, "directives/directive_detail.html", {"directive": directive, "mine": mine}
+        request,
+        "directives/directive_detail.html",
+        {"directive": directive, "mine": mine, "can_confirm": user.role == Role.SITE_OPERATOR},
     )
 
 
@@ -104,7 +106,8 @@ def directive_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     user = cast(User, request.user)
     directive = get_object_or_404(Directive, pk=pk)
     mine = _recipient_for(user, directive)
-    if mine is None:
+    # A site's receipt is its operator's to confirm (or the room PC's): a delegate reads.
+    if mine is None or user.role != Role.SITE_OPERATOR:
         raise PermissionDenied
     services.acknowledge_directive(mine, user)
     messages.success(request, _("Receipt confirmed. HQ can see it."))
@@ -113,9 +116,9 @@ def directive_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _room_recipient(request: HttpRequest, meeting_id: int, pk: int) -> DirectiveRecipient:
     """The room PC (opened from a join link, no account) acts for its own site only."""
-    site_id = request.session.get(SESSION_KEY, {}).get(str(meeting_id))
+    opened = joinlinks.session_invitation(request.session, meeting_id)
     recipient = get_object_or_404(DirectiveRecipient.objects.select_related("directive"), pk=pk)
-    if site_id is None or recipient.site_id != site_id:
+    if opened is None or recipient.site_id != opened[0].site_id:
         raise PermissionDenied
     return recipient
 

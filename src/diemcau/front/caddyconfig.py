@@ -2,9 +2,9 @@
 
 Docs: docs/deploy.md ("The HTTPS front"). One origin for everything a browser needs:
 
-* HTTPS on ``https_port`` for every configured name and address: ``/janus`` goes to Janus's
-  WebSocket transport and everything else to the app, both on loopback, so browsers use
-  ``wss:`` and never reach either port directly;
+* HTTPS on ``https_port`` for every configured name and address, all of it to the app on
+  loopback (which passes ``/janus`` on to Janus's WebSocket transport: ``sfu/gate.py``), so
+  browsers use ``wss:`` and never reach the app's or Janus's port directly;
 * plain HTTP on ``http_port``: ``/ca/`` (the local CA's root and how to install it) is served
   as is, so a PC that does not trust the CA yet can fetch it without a certificate warning.
   Everything else never reaches the app over HTTP: with the local CA it becomes the
@@ -34,17 +34,15 @@ ORIGINAL_URI_HEADER = "X-Diemcau-Original-Uri"
 
 @dataclass(frozen=True)
 class Upstreams:
-    """Where the front sends requests: both on loopback."""
+    """Where the front sends requests: the app, on loopback."""
 
     app_port: int
-    janus_ws_port: int
 
 
 def render(front: FrontSettings, upstreams: Upstreams) -> str:
     if front.mode == "external":
         raise ValueError("an external front has no Caddyfile of ours (DIEMCAU_FRONT=external)")
     app = f"127.0.0.1:{upstreams.app_port}"
-    janus = f"127.0.0.1:{upstreams.janus_ws_port}"
     if front.mode == "acme":
         sites = [front.domain]
         tls = ""
@@ -82,12 +80,7 @@ def render(front: FrontSettings, upstreams: Upstreams) -> str:
 }}
 
 {addresses} {{
-{tls}	handle /janus* {{
-		reverse_proxy {janus}
-	}}
-	handle {{
-		reverse_proxy {app}
-	}}
+{tls}	reverse_proxy {app}
 }}
 
 http:// {{

@@ -65,6 +65,7 @@ class Actor:
     user: User | None = None
     chair: bool = False  # may run the meeting (grant, mute, roll call, main source)
     voter: str = ""  # a delegate's phone: may only follow the meeting and vote individually
+    link: str = ""  # a site's page: the nonce of the join link it opened (revoking changes it)
 
 
 class Who(StrEnum):
@@ -149,6 +150,14 @@ ACTIONS = _table(
     # name, event kind, meeting statuses, who
     Action("presence.connect", "presence", ALWAYS, PAGE),
     Action("presence.disconnect", "presence", ALWAYS, PAGE, invited_only=False),
+    # A page's publisher: ids issued with its media access, named once it is published.
+    Action("media.access", "feeds", LIVE, PAGE),
+    Action("media.published", "feeds", LIVE, PAGE),
+    # The layers a site receives (live/linkpolicy.py): the policy's own decision, taken
+    # from its page's reports; HQ's pin; the site's weak-link mode.
+    Action("link.auto", "links", PREPARING, PAGE),
+    Action("link.pin", "links", PREPARING, CHAIR),
+    Action("link.weak", "links", PREPARING, PAGE),
     Action("floor.request", "floor.requested", LIVE, PAGE),
     Action("floor.cancel", "floor.cancelled", LIVE, PAGE),
     Action("floor.grant", "floor.granted", LIVE, CHAIR),
@@ -161,6 +170,8 @@ ACTIONS = _table(
     Action("roll_call.open", "roll_call.opened", LIVE, CHAIR),
     Action("roll_call.close", "roll_call.closed", LIVE, CHAIR),
     Action("roll_call.answer", "roll_call.answered", LIVE, PAGE),
+    # A held answer (far above the site's expected delegates): HQ accepts or rejects it.
+    Action("roll_call.confirm", "roll_call.confirmed", LIVE, CHAIR),
     Action("announce", "announcement", PREPARING, CHAIR),
     Action("chat.send", "chat", PREPARING, PAGE),
     Action("vote.open", "vote.opened", LIVE, CHAIR),

@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.models import User
+from diemcau.live import revoke
 from diemcau.live import services as live_services
+from diemcau.meetings import services as meeting_services
 from diemcau.meetings.models import Meeting, MeetingStatus
 from diemcau.sfu import rooms
 
@@ -78,4 +80,14 @@ def end_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
                 "meeting %s ended but Janus room %s could not be destroyed", locked.pk, room_id
             )
     live_services.meeting_status_changed(locked.pk)
+    # Sites' pages and delegates' phones have been told; now they are closed.
+    revoke.meeting_over(locked.pk)
     return locked
+
+
+def cancel_meeting(meeting: Meeting, by: User | None = None) -> Meeting:
+    """scheduled → cancelled: pages that were waiting are closed."""
+    cancelled = meeting_services.cancel_meeting(meeting, by)
+    live_services.meeting_status_changed(cancelled.pk)
+    revoke.meeting_over(cancelled.pk)
+    return cancelled

@@ -8,6 +8,7 @@ layer, and a high layer for the one it enlarges; audio only from sites whose mic
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,17 +20,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.permissions import is_hq_staff
+from diemcau.live import linkpolicy, revoke, services
 from diemcau.live import state as live_state
 from diemcau.live.actions import NOT_ALLOWED, NOT_INVITED, NOT_LIVE
 from diemcau.live.models import Attendance, LiveState
 from diemcau.live.services import Actor, Refused
 from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
 from diemcau.sfu import rooms
-from diemcau.sfu.feeds import CAMERA, SCREEN, SLOTS, feed_id
+from diemcau.sfu.feeds import CAMERA, SLOTS
 from diemcau.sfu.upkeep import EnforcementQueue
 from diemcau.turn import credentials as turn_credentials
 
 log = logging.getLogger(__name__)
+
+# How long a `media.published` report waits for Janus to list the page's camera.
+PUBLISHED_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,17 @@ class _Grant:
 
     room_id: int
     room_secret: str
+    room_token: str  # this participant's own (live/revoke.py takes it away)
     camera: int
     screen: int
+    replaced: tuple[int, ...]  # the site's ids before: kicked so they stop at once
     ice_servers: list[dict[str, object]]
 
 
-def _checked(actor: Actor, host: str) -> _Grant:
+def _checked(actor: Actor, host: str, connection: int | None = None) -> _Grant:
     """Checked again on every request, not only when the socket opened: a site whose
-    invitation was withdrawn, or an account disabled since, gets nothing."""
+    invitation was withdrawn, or an account disabled since, gets nothing. Then the
+    connection's own publisher ids are issued (`connection`: its attendance row)."""
     meeting = Meeting.objects.get(pk=actor.meeting_id)
     if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
         raise Refused(NOT_LIVE, _("The meeting is not live."))
@@ -57,15 +65,23 @@ def _checked(actor: Actor, host: str) -> _Grant:
         if current is None or not current.is_active or not is_hq_staff(current):
             raise Refused(NOT_ALLOWED, _("This account may no longer take part."))
         participant = f"m{meeting.pk}-hq{current.pk}"
+        token_for = revoke.hq_participant(meeting.pk, current.pk)
     else:
-        if not Invitation.objects.filter(meeting=meeting, site_id=actor.site_id).exists():
+        invitation = Invitation.objects.filter(meeting=meeting, site_id=actor.site_id).first()
+        if invitation is None:
             raise Refused(NOT_INVITED, _("This site is no longer invited to the meeting."))
+        if invitation.nonce != actor.link:
+            raise Refused(NOT_ALLOWED, _("This join link has been replaced by a newer one."))
         participant = f"m{meeting.pk}-s{actor.site_id}"
+        token_for = revoke.site_participant(meeting.pk, actor.site_id, invitation.nonce)
+    feeds = services.issue_feeds(actor, connection)
     return _Grant(
         room_id=meeting.janus_room,
         room_secret=meeting.janus_room_secret,
-        camera=feed_id(actor.site_id, CAMERA),
-        screen=feed_id(actor.site_id, SCREEN),
+        room_token=revoke.room_token(meeting.janus_room_secret, token_for),
+        camera=feeds.camera,
+        screen=feeds.screen,
+        replaced=feeds.replaced,
         ice_servers=ice_servers_for(meeting, participant, host),
     )
 
@@ -82,22 +98,51 @@ def _reply(grant: _Grant, access: rooms.MediaAccess) -> dict[str, Any]:
     }
 
 
-def access_for(actor: Actor, host: str = "") -> dict[str, Any]:
-    """Janus tokens for this page, bound to its own feed ids, and TURN credentials.
+def access_for(actor: Actor, host: str = "", connection: int | None = None) -> dict[str, Any]:
+    """Janus tokens for this page, fresh random feed ids of its own, TURN credentials.
 
     `host` is the name the page was opened at (the TURN URLs use it when the front serves
-    that name)."""
-    grant = _checked(actor, host)
-    feeds = (grant.camera, grant.screen)
-    return _reply(grant, rooms.grant_access(grant.room_id, grant.room_secret, feeds))
+    that name); `connection` the page's attendance row (its ids go when it closes)."""
+    grant = _checked(actor, host, connection)
+    return _reply(
+        grant,
+        rooms.grant_access(grant.room_id, grant.room_secret, grant.replaced, grant.room_token),
+    )
 
 
-async def aaccess_for(actor: Actor, host: str = "") -> dict[str, Any]:
+async def aaccess_for(
+    actor: Actor, host: str = "", connection: int | None = None
+) -> dict[str, Any]:
     """`access_for` from the control socket: the database part on a worker thread, the
     Janus part on the Janus link, so a burst of joins holds up no thread."""
-    grant = await database_sync_to_async(_checked)(actor, host)
-    feeds = (grant.camera, grant.screen)
-    return _reply(grant, await rooms.agrant_access(grant.room_id, grant.room_secret, feeds))
+    grant = await database_sync_to_async(_checked)(actor, host, connection)
+    access = await rooms.agrant_access(
+        grant.room_id, grant.room_secret, grant.replaced, grant.room_token
+    )
+    return _reply(grant, access)
+
+
+def published(actor: Actor, connection: int | None) -> bool:
+    """The page says its camera is published: apply the site's mute to it in Janus, then
+    name it to the pages, so nobody subscribes to a re-joined publisher before its mute
+    holds. False if Janus does not have it (yet)."""
+    meeting = Meeting.objects.get(pk=actor.meeting_id)
+    if meeting.status != MeetingStatus.LIVE or meeting.janus_room is None:
+        raise Refused(NOT_LIVE, _("The meeting is not live."))
+    deadline = time.monotonic() + PUBLISHED_WAIT_SECONDS
+    while True:
+        # Janus lists a publisher once its streams are up, which may be a moment after the
+        # page's report (a page that reports on `configured`, before ICE is done).
+        enforce_audio(actor.meeting_id)
+        present = set(rooms.publisher_feeds(meeting.janus_room, meeting.janus_room_secret))
+        try:
+            services.feeds_published(actor, connection, present)
+        except Refused:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+            continue
+        return True
 
 
 def ice_servers_for(meeting: Meeting, participant: str, host: str) -> list[dict[str, object]]:
@@ -121,17 +166,29 @@ def connected_sites(meeting_id: int) -> set[int]:
     )
 
 
+def _issued(state: LiveState, site_id: int) -> dict[str, Any]:
+    entry = state.feeds.get(str(site_id))
+    return entry if isinstance(entry, dict) else {}
+
+
 def open_feeds(state: LiveState, connected: set[int]) -> set[int]:
     """Whose audio Janus lets through: open microphones of sites that are connected."""
-    return {feed_id(s) for s in connected if live_state.audio_open(state, s)}
+    return {
+        int(_issued(state, s)[CAMERA])
+        for s in connected
+        if CAMERA in _issued(state, s) and live_state.audio_open(state, s)
+    }
 
 
-def allowed_feeds(connected: set[int]) -> set[int]:
-    """Who may publish at all. Janus's room tokens do not bind a feed id, so a page could
-    join under another site's id; a publisher is kept only while the site whose id it uses
-    has its control connection open (and a site's own page, when it connects and asks for
-    access, kicks whoever holds its ids)."""
-    return {feed_id(s, slot) for s in connected for slot in SLOTS}
+def allowed_feeds(state: LiveState, connected: set[int]) -> set[int]:
+    """Who may publish at all: the ids issued to the current connection of each connected
+    site (random, so not guessable; a re-join gets new ones and the old are kicked)."""
+    return {
+        int(_issued(state, s)[slot])
+        for s in connected
+        for slot in SLOTS
+        if slot in _issued(state, s)
+    }
 
 
 def enforce_audio(meeting_id: int) -> int:
@@ -147,7 +204,7 @@ def enforce_audio(meeting_id: int) -> int:
         meeting.janus_room,
         meeting.janus_room_secret,
         open_feeds(state, connected),
-        allowed_feeds(connected),
+        allowed_feeds(state, connected),
     )
 
 
@@ -160,6 +217,60 @@ def enforce_all() -> None:
             enforce_audio(meeting_id)
         except rooms.MediaUnavailable as exc:
             log.warning("meeting %s: cannot enforce audio: %s", meeting_id, exc)
+
+
+# --- the layers each site receives (live/linkpolicy.py) -----------------------------------
+
+# The policy's state per site, in the process holding the site's socket (a site's room page
+# is one socket): its recent reports. Only a decision that changes reaches the database.
+_trackers: dict[tuple[int, int], linkpolicy.LinkTracker] = {}
+
+
+def link_report(actor: Actor, report: linkpolicy.Report) -> services.Event | None:
+    """A site page's downlink report (its `quality` message): the site's layers change when
+    the policy decides so, and only then (`services.link_decided`)."""
+    key = _key(actor)
+    tracker = _trackers.get(key) or _trackers.setdefault(
+        key, linkpolicy.LinkTracker(layer=services.auto_link_of(*key))
+    )
+    decision = tracker.observe(report)
+    return _decided(actor, decision) if decision is not None else None
+
+
+async def alink_report(actor: Actor, report: linkpolicy.Report) -> services.Event | None:
+    """`link_report` from the control socket: a report that changes nothing touches no
+    database (it comes every 2 s from every site)."""
+    key = _key(actor)
+    tracker = _trackers.get(key)
+    if tracker is None:
+        seed = await database_sync_to_async(services.auto_link_of)(*key)
+        tracker = _trackers.setdefault(key, linkpolicy.LinkTracker(layer=seed))
+    decision = tracker.observe(report)
+    if decision is None:
+        return None
+    return await database_sync_to_async(_decided)(actor, decision)
+
+
+def forget_link(actor: Actor) -> None:
+    """The site's socket closed: a new one starts from the layer recorded for the site."""
+    if actor.site_id is not None:
+        _trackers.pop(_key(actor), None)
+
+
+def _key(actor: Actor) -> tuple[int, int]:
+    if actor.site_id is None:
+        raise Refused(NOT_ALLOWED, _("This connection does not act for a site."))
+    return actor.meeting_id, actor.site_id
+
+
+def _decided(actor: Actor, decision: linkpolicy.Decision) -> services.Event | None:
+    try:
+        return services.link_decided(actor, decision)
+    except Refused as exc:
+        # Not recorded (the site withdrawn, the meeting over): start again from the record.
+        log.info("layer decision for %s not recorded: %s", actor, exc)
+        forget_link(actor)
+        return None
 
 
 # The control sockets of this process ask for enforcement through this queue.

@@ -34,6 +34,16 @@ class LiveState(models.Model):
         Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     announcement = models.TextField(blank=True)
+    # Each site's publisher ids, random and issued per connection (sfu/feeds.py):
+    # {site id: {"camera": id, "screen": id, "conn": attendance id, "ready": bool}}.
+    # A camera is named to pages ("feeds" section) only once it is ready: Janus has it and
+    # the site's mute has been applied to it.
+    feeds = models.JSONField(default=dict)
+    # Each site's simulcast layers (live/linkpolicy.py), for sites not simply on the top
+    # layer: {site id: {"auto": {layer, reason, kbps, loss, since} | None,
+    # "pin": {layer, since} | None, "weak": {since} | None}}; pages see `linkpolicy.effective`
+    # of each (the "links" section). Changed only when a decision changes.
+    links = models.JSONField(default=dict)
 
     class Meta:
         verbose_name = _("live state")
@@ -60,6 +70,27 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site.code} {self.joined_at:%H:%M}–{self.left_at or ''}"
+
+
+class LinkChange(models.Model):
+    """A change of the layers a site receives (live/linkpolicy.py): the minutes' technical
+    annex tells from these which sites ran degraded, and for how long."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="link_changes")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"))
+    layer = models.CharField(_("layer"), max_length=20)  # one of linkpolicy.LADDER
+    by = models.CharField(_("decided by"), max_length=10)  # auto, pinned, weak_mode
+    reason = models.CharField(_("reason"), max_length=10)  # loss, freeze, bandwidth, ...
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("link change")
+        verbose_name_plural = _("link changes")
+        indexes = [models.Index(fields=["meeting", "site", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.at:%H:%M:%S} {self.layer} ({self.by}, {self.reason})"
 
 
 class FloorStatus(models.TextChoices):
@@ -121,6 +152,10 @@ class RollCallAnswer(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     delegates_present = models.PositiveIntegerField(_("delegates present"))
     answered_at = models.DateTimeField(_("answered at"))
+    # Who at HQ confirmed a number far above the site's expected delegates (else empty).
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("roll-call answer")
@@ -131,6 +166,27 @@ class RollCallAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site.code}: {self.delegates_present}"
+
+
+class HeldRollCallAnswer(models.Model):
+    """A roll-call answer far above the site's expected delegates (services.roll_call_limit):
+    not counted anywhere until HQ confirms it, when it becomes the site's `RollCallAnswer`.
+    A site's earlier answer in the same roll call stays counted meanwhile."""
+
+    roll_call = models.ForeignKey(RollCall, on_delete=models.CASCADE, related_name="held")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    delegates_present = models.PositiveIntegerField(_("delegates present"))
+    answered_at = models.DateTimeField(_("answered at"))
+
+    class Meta:
+        verbose_name = _("roll-call answer waiting for HQ")
+        verbose_name_plural = _("roll-call answers waiting for HQ")
+        constraints = [
+            models.UniqueConstraint(fields=["roll_call", "site"], name="one_held_answer_per_site")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code}: {self.delegates_present}?"
 
 
 class ChatMessage(models.Model):
@@ -201,7 +257,8 @@ class Ballot(models.Model):
 
     motion = models.ForeignKey(Motion, on_delete=models.CASCADE, related_name="ballots")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
-    # A delegate voting individually: the random key of their phone's session.
+    # A delegate voting individually: a pseudonym of their voting code for this vote
+    # (votingcodes.ballot_key), so one code votes once whatever phone it is used on.
     voter = models.CharField(max_length=32, blank=True, default="")
     counts = models.JSONField(_("counts"))  # {option: number}; per site: {choice: 1}
     cast_at = models.DateTimeField(_("cast at"))
@@ -222,3 +279,42 @@ class Ballot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site.code}: {self.counts}"
+
+
+class VotingCode(models.Model):
+    """A delegate's personal credential for individual votes: code number `number` of a site
+    in a meeting (live/votingcodes.py; docs/live.md, "Voting codes"). The code itself is not
+    stored: it is derived from the installation's secret and `generation`, and only its
+    keyed digest is kept to find it again."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="voting_codes")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField(_("number"))
+    # Bumped when HQ or the site's operator gives the number a new code (a lost card, a
+    # phone that was reset): the old code stops working, the voter stays the same.
+    generation = models.PositiveIntegerField(default=0)
+    digest = models.CharField(max_length=64, db_index=True, editable=False)
+    # The phone using it: the random voter key of that delegate session (empty: unused).
+    claim = models.CharField(max_length=32, blank=True, default="", editable=False)
+    claimed_at = models.DateTimeField(_("in use since"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["site", "number"]
+        verbose_name = _("voting code")
+        verbose_name_plural = _("voting codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meeting", "site", "number"], name="one_voting_code_per_number"
+            ),
+            models.UniqueConstraint(fields=["meeting", "digest"], name="voting_code_unique"),
+            # One phone (delegate session) uses one code at a time.
+            models.UniqueConstraint(
+                fields=["meeting", "claim"],
+                condition=~models.Q(claim=""),
+                name="one_voting_code_per_phone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id}/{self.site_id} no. {self.number}"

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from diemcau.live import linkpolicy, revoke, votingcodes
 from diemcau.live import state as live_state
 from diemcau.live.actions import (
     ACTIONS,
@@ -44,12 +48,16 @@ from diemcau.live.models import (
     Counting,
     FloorRequest,
     FloorStatus,
+    HeldRollCallAnswer,
+    LinkChange,
     LiveState,
     Motion,
     RollCall,
     RollCallAnswer,
 )
-from diemcau.meetings.models import Meeting, MeetingStatus
+from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
+from diemcau.orgs.models import Site
+from diemcau.sfu.feeds import CAMERA, SCREEN, SLOTS, new_feed_id
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +119,14 @@ class _Change:
     before: dict[str, Any]
 
 
-def _begin(name: str, actor: Actor | None, meeting_id: int | None = None) -> _Change:
-    """Lock the meeting and refuse the action unless the table allows it (docs/live.md)."""
+def _begin(
+    name: str,
+    actor: Actor | None,
+    meeting_id: int | None = None,
+    sections: tuple[str, ...] = live_state.SECTIONS,
+) -> _Change:
+    """Lock the meeting and refuse the action unless the table allows it (docs/live.md).
+    `sections`: the only ones the action can change, when it knows (a cheaper `before`)."""
     action = ACTIONS[name]
     state = _locked_state(actor.meeting_id if actor is not None else int(meeting_id or 0))
     action.check(actor, state.meeting.status)
@@ -124,7 +138,7 @@ def _begin(name: str, actor: Actor | None, meeting_id: int | None = None) -> _Ch
     ):
         # A page left open after its site's invitation was withdrawn acts for no one.
         raise Refused(NOT_INVITED, _("Your site is not invited to this meeting."))
-    return _Change(state, action, live_state.build(state))
+    return _Change(state, action, live_state.build(state, sections))
 
 
 def changed_sections(
@@ -150,7 +164,9 @@ def _commit(change: _Change, **extra: Any) -> Event:
     sections = (
         after
         if change.action.everything
-        else changed_sections(change.before, after, extra.get("message"))
+        else changed_sections(
+            change.before, {k: after[k] for k in change.before}, extra.get("message")
+        )
     )
     event = Event(state.meeting_id, state.seq, change.action.kind, sections, extra)
     version = (state.seq, state.meeting.created_at)
@@ -226,6 +242,215 @@ def site_disconnected(actor: Actor, attendance_id: int, *, dropped: bool) -> Eve
     if not actor.hq and state.screen_share_id == actor.site_id:
         # A site's shared screen goes with its page.
         state.screen_share_id = None
+    entry = state.feeds.get(str(actor.site_id))
+    if entry is not None and entry.get("conn") == attendance_id:
+        # Its publisher ids go with it (Janus kicks what still uses them).
+        state.feeds = {k: v for k, v in state.feeds.items() if k != str(actor.site_id)}
+        if state.screen_share_id == actor.site_id:
+            state.screen_share_id = None
+    return _commit(change)
+
+
+@transaction.atomic
+def site_resumed(actor: Actor, attendance_id: int, silent_since: datetime) -> tuple[Event, int]:
+    """A site's page that fell silent (a cut of its link, live/consumers.py's heartbeat) is
+    heard again on the same socket before it was dropped: the record gets the gap (the row
+    closes at `silent_since` as dropped, a new one opens now) while nothing else changes —
+    its feed ids move to the new row, so Janus kicks nothing and the media goes on."""
+    change = _begin("presence.connect", actor)
+    now = timezone.now()
+    newer = Attendance.objects.filter(
+        meeting_id=actor.meeting_id, site_id=_site(actor), left_at__isnull=True
+    ).exclude(pk=attendance_id)
+    if newer.exists() or not Attendance.objects.filter(pk=attendance_id).exists():
+        # The page came back on a new socket meanwhile (the old row is closed): this old one
+        # records nothing more.
+        return _commit(change), attendance_id
+    Attendance.objects.filter(pk=attendance_id, left_at__isnull=True).update(
+        left_at=min(silent_since, now), left_reason="dropped"
+    )
+    row = Attendance.objects.create(
+        meeting_id=actor.meeting_id, site_id=_site(actor), joined_at=now
+    )
+    entry = change.state.feeds.get(str(actor.site_id))
+    if entry is not None and entry.get("conn") == attendance_id:
+        change.state.feeds = {**change.state.feeds, str(actor.site_id): {**entry, "conn": row.pk}}
+    return _commit(change), row.pk
+
+
+# --- publishers' feed ids (sfu/feeds.py) -------------------------------------------------
+
+
+# What issuing or naming feed ids can change: a join burst builds only these first.
+FEED_SECTIONS = ("feeds", "screen")
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """The publisher ids issued to one connection of a site."""
+
+    camera: int
+    screen: int
+    replaced: tuple[int, ...]  # the ids of the site's connection before (to be kicked)
+
+
+def _commit_if_changed(change: _Change) -> Event | None:
+    """Commit as an event if pages would see a difference; otherwise only save (no seq)."""
+    if changed_sections(change.before, live_state.build(change.state, tuple(change.before))):
+        return _commit(change)
+    change.state.save()
+    return None
+
+
+@transaction.atomic
+def issue_feeds(actor: Actor, connection: int | None) -> Feeds:
+    """Fresh random ids for this connection's camera and screen. The site's ids from
+    before stop being allowed (Janus kicks their publishers) and its camera is no longer
+    named to pages until the new one is published (`feeds_published`)."""
+    change = _begin("media.access", actor, sections=FEED_SECTIONS)
+    site_id = _site(actor)
+    state = change.state
+    old = state.feeds.get(str(site_id)) or {}
+    camera, screen = new_feed_id(), new_feed_id()
+    state.feeds = {
+        **state.feeds,
+        str(site_id): {CAMERA: camera, SCREEN: screen, "conn": connection, "ready": False},
+    }
+    if old and state.screen_share_id == site_id:
+        state.screen_share_id = None  # the share was the connection before's
+    _commit_if_changed(change)
+    return Feeds(camera, screen, tuple(int(old[slot]) for slot in SLOTS if slot in old))
+
+
+@transaction.atomic
+def feeds_published(actor: Actor, connection: int | None, published: set[int]) -> Event | None:
+    """The connection's camera is in Janus (`published`: the room's publisher ids) and the
+    site's mute has been applied to it: name it to the pages."""
+    change = _begin("media.published", actor, sections=FEED_SECTIONS)
+    site_id = _site(actor)
+    state = change.state
+    entry = state.feeds.get(str(site_id))
+    if entry is None or entry.get("conn") != connection or entry[CAMERA] not in published:
+        raise Refused(
+            NOT_NOW, _("Janus does not have this page's camera yet: publish it, then report.")
+        )
+    if entry.get("ready"):
+        return None
+    state.feeds = {**state.feeds, str(site_id): {**entry, "ready": True}}
+    return _commit(change)
+
+
+def feeds_of(meeting_id: int, site_id: int) -> tuple[int, ...]:
+    """The publisher ids issued to the site's current connection (none: none issued)."""
+    entry = (
+        LiveState.objects.filter(meeting_id=meeting_id).values_list("feeds", flat=True).first()
+        or {}
+    ).get(str(site_id)) or {}
+    return tuple(int(entry[slot]) for slot in SLOTS if slot in entry)
+
+
+# --- the layers each site receives (live/linkpolicy.py) -----------------------------------
+
+
+# What a layer decision can change: a decision builds only this before the change.
+LINK_SECTIONS = ("links",)
+
+
+def auto_link_of(meeting_id: int, site_id: int) -> str:
+    """The layer the automatic policy last chose for the site (a new tracker starts there)."""
+    stored = (
+        LiveState.objects.filter(meeting_id=meeting_id).values_list("links", flat=True).first()
+        or {}
+    ).get(str(site_id)) or {}
+    layer = (stored.get("auto") or {}).get("layer", linkpolicy.TOP)
+    return layer if layer in linkpolicy.LAYERS else linkpolicy.TOP
+
+
+def _now_iso() -> str:
+    return timezone.localtime(timezone.now()).isoformat()
+
+
+def _set_link(state: LiveState, site_id: int, part: str, value: dict[str, Any] | None) -> None:
+    """Store one part (auto, pin, weak) of the site's layers and record what pages will see
+    if it changed (`LinkChange`, for the minutes). A site back to defaults is dropped."""
+    key = str(site_id)
+    before = state.links.get(key) or {}
+    after = {**before, part: value}
+    after = {name: v for name, v in after.items() if v}
+    old, new = linkpolicy.effective(before), linkpolicy.effective(after)
+    state.links = {k: v for k, v in state.links.items() if k != key} | (
+        {key: after} if after else {}
+    )
+
+    def shown(entry: dict[str, Any] | None) -> tuple[str, str, str]:
+        if entry is None:
+            return linkpolicy.TOP, linkpolicy.AUTO, linkpolicy.RECOVERED
+        return entry["layer"], entry["by"], entry["reason"]
+
+    if shown(old) != shown(new):
+        layer, by, reason = shown(new)
+        LinkChange.objects.create(
+            meeting_id=state.meeting_id,
+            site_id=site_id,
+            at=timezone.now(),
+            layer=layer,
+            by=by,
+            reason=reason,
+        )
+
+
+@transaction.atomic
+def link_decided(actor: Actor, decision: linkpolicy.Decision) -> Event | None:
+    """The automatic policy changed its choice for the sender's site (its page's reports,
+    `media_policy.link_report`). An event only if pages see a difference: under a pin or
+    weak-link mode the new layer may not show, and is kept for when they are lifted."""
+    change = _begin("link.auto", actor, sections=LINK_SECTIONS)
+    site_id = _site(actor)
+    if decision.layer not in linkpolicy.LAYERS:
+        raise Refused(BAD_VALUE, _("Unknown layer %(value)s.") % {"value": repr(decision.layer)})
+    auto = None
+    if decision.layer != linkpolicy.TOP:
+        auto = {
+            "layer": decision.layer,
+            "reason": decision.reason,
+            "kbps": decision.kbps,
+            "loss": decision.loss,
+            "since": _now_iso(),
+        }
+    _set_link(change.state, site_id, "auto", auto)
+    return _commit_if_changed(change)
+
+
+@transaction.atomic
+def pin_link(actor: Actor, site_id: int, layer: Any) -> Event:
+    """HQ holds a site on one layer (`None`: back to the automatic choice)."""
+    change = _begin("link.pin", actor, sections=LINK_SECTIONS)
+    _invited(change.state, site_id)
+    if layer is not None and (not isinstance(layer, str) or layer not in linkpolicy.LAYERS):
+        raise Refused(
+            BAD_VALUE,
+            _("%(field)s must be in %(allowed)s or null (got %(value)s)")
+            % {"field": "'layer'", "allowed": list(linkpolicy.LADDER), "value": repr(layer)},
+        )
+    current = (change.state.links.get(str(site_id)) or {}).get("pin")
+    if layer is None:
+        pin = None
+    elif current and current["layer"] == layer:
+        pin = current  # pinned there already: since stays
+    else:
+        pin = {"layer": layer, "since": _now_iso()}
+    _set_link(change.state, site_id, "pin", pin)
+    return _commit(change)
+
+
+@transaction.atomic
+def set_weak_link(actor: Actor, on: bool) -> Event:
+    """The site's own weak-link mode: at most the low layer until it is turned off."""
+    change = _begin("link.weak", actor, sections=LINK_SECTIONS)
+    site_id = _site(actor)
+    current = (change.state.links.get(str(site_id)) or {}).get("weak")
+    weak = (current or {"since": _now_iso()}) if on else None
+    _set_link(change.state, site_id, "weak", weak)
     return _commit(change)
 
 
@@ -245,7 +470,7 @@ def request_floor(actor: Actor, topic: str = "") -> Event:
     FloorRequest.objects.create(
         meeting_id=actor.meeting_id,
         site_id=site_id,
-        topic=topic.strip()[:300],
+        topic=_typed(topic)[:300] if isinstance(topic, str) else "",
         requested_at=timezone.now(),
     )
     return _commit(change)
@@ -418,9 +643,18 @@ def close_roll_call(actor: Actor) -> Event:
 MAX_DELEGATES_PER_SITE = 10_000
 
 
+def roll_call_limit(expected: int) -> int:
+    """The most delegates a site may report without HQ confirming it: half again its
+    expected delegates, or 5 more, whichever is higher (a room of 2 may well hold 7; a
+    room of 20 answering 10,000 is a typo or worse). docs/live.md, "Roll call"."""
+    return max(math.ceil(expected * 1.5), expected + 5)
+
+
 @transaction.atomic
 def answer_roll_call(actor: Actor, delegates: int) -> Event:
-    """A site confirms presence with the number of delegates in its room (may correct it)."""
+    """A site confirms presence with the number of delegates in its room (may correct it).
+    A number above `roll_call_limit` is held for HQ to confirm, and counts nowhere until
+    then (the site's earlier answer, if any, still does)."""
     change = _begin("roll_call.answer", actor)
     site_id = _site(actor)
     if (
@@ -436,7 +670,63 @@ def answer_roll_call(actor: Actor, delegates: int) -> Event:
     roll = RollCall.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
     if roll is None:
         raise Refused(NOT_NOW, _("No roll call is open."))
-    cast = _votes_cast(actor.meeting_id, site_id)
+    _not_below_votes_cast(actor.meeting_id, site_id, delegates)
+    now = timezone.now()
+    expected = Site.objects.values_list("expected_delegates", flat=True).get(pk=site_id)
+    answer = RollCallAnswer.objects.filter(roll_call=roll, site_id=site_id).first()
+    # HQ confirmed this very number already: sending it again needs no new confirmation.
+    confirmed = answer is not None and answer.delegates_present == delegates
+    if delegates > roll_call_limit(expected) and not confirmed:
+        HeldRollCallAnswer.objects.update_or_create(
+            roll_call=roll,
+            site_id=site_id,
+            defaults={"delegates_present": delegates, "answered_at": now},
+        )
+    else:
+        HeldRollCallAnswer.objects.filter(roll_call=roll, site_id=site_id).delete()
+        if not confirmed:
+            RollCallAnswer.objects.update_or_create(
+                roll_call=roll,
+                site_id=site_id,
+                defaults={"delegates_present": delegates, "answered_at": now, "confirmed_by": None},
+            )
+    return _commit(change)
+
+
+@transaction.atomic
+def confirm_roll_call(actor: Actor, site_id: int, accept: bool) -> Event:
+    """HQ decides on a site's answer held in the latest roll call (open or just closed):
+    accepted, it becomes the site's answer; rejected, the site's earlier answer stands."""
+    change = _begin("roll_call.confirm", actor)
+    roll = RollCall.objects.filter(meeting_id=actor.meeting_id).order_by("-number").first()
+    held = (
+        HeldRollCallAnswer.objects.filter(roll_call=roll, site_id=site_id).first()
+        if roll is not None
+        else None
+    )
+    if roll is None or held is None:
+        raise Refused(
+            NOT_NOW,
+            _("No answer of that site is waiting for confirmation (site %(site)s).")
+            % {"site": site_id},
+        )
+    if accept:
+        _not_below_votes_cast(actor.meeting_id, site_id, held.delegates_present)
+        RollCallAnswer.objects.update_or_create(
+            roll_call=roll,
+            site_id=site_id,
+            defaults={
+                "delegates_present": held.delegates_present,
+                "answered_at": held.answered_at,
+                "confirmed_by": actor.user,
+            },
+        )
+    held.delete()
+    return _commit(change)
+
+
+def _not_below_votes_cast(meeting_id: int, site_id: int, delegates: int) -> None:
+    cast = _votes_cast(meeting_id, site_id)
     if delegates < cast:
         # Votes are limited to delegates present: the count cannot drop below those cast.
         raise Refused(
@@ -447,12 +737,6 @@ def answer_roll_call(actor: Actor, delegates: int) -> Event:
             )
             % {"cast": cast, "value": delegates},
         )
-    RollCallAnswer.objects.update_or_create(
-        roll_call=roll,
-        site_id=site_id,
-        defaults={"delegates_present": delegates, "answered_at": timezone.now()},
-    )
-    return _commit(change)
 
 
 # --- announcements and chat ---------------------------------------------------------------
@@ -460,15 +744,28 @@ def answer_roll_call(actor: Actor, delegates: int) -> Event:
 
 MAX_TEXT = 2000
 
+# Control characters a person cannot have meant to type (all C0 but tab and line feed, and
+# DEL). PostgreSQL cannot store "\x00" at all: one in a chat message was a server error.
+# Word's line and page breaks (vertical tab, form feed) and carriage returns are line feeds.
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+_BREAKS = re.compile("\r\n|[\r\x0b\x0c]")
+
+
+def _typed(text: str) -> str:
+    """What a page typed, as we keep it: line breaks as line feeds, control characters out."""
+    return _CONTROLS.sub("", _BREAKS.sub("\n", text)).strip()
+
 
 def _clean_text(text: Any) -> str:
-    if not isinstance(text, str) or not text.strip():
+    if isinstance(text, str):
+        text = _typed(text)
+    if not isinstance(text, str) or not text:
         raise Refused(BAD_VALUE, _("The message is empty."))
     if len(text) > MAX_TEXT:
         raise Refused(
             BAD_VALUE, _("The message is longer than %(max)d characters.") % {"max": MAX_TEXT}
         )
-    return text.strip()
+    return text
 
 
 @transaction.atomic
@@ -476,7 +773,7 @@ def announce(actor: Actor, text: str) -> Event:
     """A banner on every site (empty text clears it); kept in the chat record."""
     change = _begin("announce", actor)
     state = change.state
-    state.announcement = text.strip()[:MAX_TEXT] if isinstance(text, str) else ""
+    state.announcement = _typed(text)[:MAX_TEXT] if isinstance(text, str) else ""
     message = None
     if state.announcement:
         message = ChatMessage.objects.create(
@@ -525,6 +822,7 @@ def meeting_status_changed(meeting_id: int) -> Event:
             status=FloorStatus.CANCELLED, ended_at=now
         )
         state.screen_share_id = None
+        state.feeds = {}
         RollCall.objects.filter(meeting_id=meeting_id, closed_at__isnull=True).update(closed_at=now)
         for motion in Motion.objects.filter(meeting_id=meeting_id, closed_at__isnull=True):
             _close(motion, now)
@@ -540,9 +838,23 @@ def meeting_edited(meeting_id: int | None) -> Iterator[None]:
         return
     with transaction.atomic():
         change = _begin("meeting.edit", None, meeting_id)
+        links = dict(
+            Invitation.objects.filter(meeting_id=meeting_id).values_list("site_id", "nonce")
+        )
         yield
         change.state = state = _locked_state(meeting_id)  # the meeting row changed
         invited = set(state.meeting.invitations.values_list("site_id", flat=True))
+        # A site withdrawn: its pages and phones are closed, its feeds kicked.
+        for site_id in set(links) - invited:
+            entry = state.feeds.get(str(site_id)) or {}
+            revoke.site_removed(
+                meeting_id,
+                site_id,
+                links[site_id],
+                tuple(int(entry[slot]) for slot in SLOTS if slot in entry),
+            )
+        state.feeds = {k: v for k, v in state.feeds.items() if int(k) in invited}
+        state.links = {k: v for k, v in state.links.items() if int(k) in invited}
         # What pointed at a site no longer invited falls back to HQ or ends.
         if state.main_source_id not in invited:
             state.main_source_id = state.meeting.main_site_id
@@ -579,7 +891,7 @@ def open_vote(
     change = _begin("vote.open", actor)
     text = _clean_text(text)
     choices = [
-        o.strip()[:100] for o in (options or default_options()) if isinstance(o, str) and o.strip()
+        _typed(o)[:100] for o in (options or default_options()) if isinstance(o, str) and _typed(o)
     ]
     if len(choices) < 2 or len(set(choices)) != len(choices):
         raise Refused(BAD_VALUE, _("Give at least two different options."))
@@ -684,16 +996,30 @@ def cast_vote(actor: Actor, choice: Any = None, counts: Any = None) -> Event:
 def _cast_individual(
     change: _Change, motion: Motion, actor: Actor, site_id: int, choice: Any
 ) -> Event:
-    """One delegate, one vote, from their own link; a site's delegates together never cast
-    more votes than the delegates it reported present."""
+    """One delegate, one vote: a phone votes with the voting code it entered (one code, one
+    ballot, whatever phone it is used on); a site's delegates together never cast more
+    votes than the delegates it reported present."""
     if not actor.voter:
         raise Refused(NOT_ALLOWED, _("In this vote delegates vote from their own phones."))
+    code = votingcodes.code_of(actor.meeting_id, actor.voter)
+    if code is None or code.site_id != site_id:
+        raise Refused(
+            NOT_ALLOWED,
+            _(
+                "This phone has no valid voting code: enter the code on your card. If it was "
+                "withdrawn, ask your site's operator for a new one."
+            ),
+        )
     if choice not in motion.options:
         raise Refused(
             BAD_VALUE, _("Choose one of the options (got %(value)s).") % {"value": choice}
         )
-    if Ballot.objects.filter(motion=motion, voter=actor.voter).exists():
-        raise Refused(ALREADY_DONE, _("You have already voted."))
+    key = votingcodes.ballot_key(motion.pk, code)
+    if Ballot.objects.filter(motion=motion, voter=key).exists():
+        raise Refused(
+            ALREADY_DONE,
+            _("Voting code no. %(n)d has already voted in this vote.") % {"n": code.number},
+        )
     present = delegates_present(actor.meeting_id, site_id)
     if present is None:
         raise Refused(NOT_NOW, _("Your site has not answered the roll call yet: wait for it."))
@@ -705,11 +1031,27 @@ def _cast_individual(
     Ballot.objects.create(
         motion=motion,
         site_id=site_id,
-        voter=actor.voter,
+        voter=key,
         counts={choice: 1},
         cast_at=timezone.now(),
     )
     return _commit(change)
+
+
+def voted_in_open_vote(actor: Actor) -> int | None:
+    """The open vote's id if this page (its site, or this delegate's voting code) has voted
+    in it: a secret ballot does not tell pages who has voted, so each is told about itself."""
+    motion = Motion.objects.filter(meeting_id=actor.meeting_id, closed_at__isnull=True).first()
+    if motion is None or actor.site_id is None:
+        return None
+    if actor.voter:
+        code = votingcodes.code_of(actor.meeting_id, actor.voter)
+        if code is None:
+            return None
+        mine = motion.ballots.filter(voter=votingcodes.ballot_key(motion.pk, code))
+    else:
+        mine = motion.ballots.filter(site_id=actor.site_id, voter="")
+    return motion.pk if mine.exists() else None
 
 
 def vote_result(motion: Motion) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from diemcau.live import linkpolicy
 from diemcau.live.models import (
     Attendance,
     ChatMessage,
@@ -22,7 +23,7 @@ from diemcau.live.models import (
     RollCall,
 )
 from diemcau.meetings.models import Meeting
-from diemcau.sfu.feeds import SCREEN, feed_id
+from diemcau.sfu.feeds import CAMERA, SCREEN
 
 SECTIONS = (
     "meeting",
@@ -35,6 +36,8 @@ SECTIONS = (
     "roll_call",
     "announcement",
     "screen",
+    "feeds",
+    "links",
     "chat",
     "vote",
 )
@@ -77,7 +80,6 @@ def _sites(state: LiveState, meeting: Meeting) -> list[dict[str, Any]]:
             "name": inv.site.name,
             "expected": inv.site.expected_delegates,
             "main": inv.site_id == meeting.main_site_id,
-            "feed": feed_id(inv.site_id),
         }
         for inv in meeting.invitations.select_related("site").order_by("site__code")
     ]
@@ -140,6 +142,8 @@ def _roll_call(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
     if roll is None:
         return None
     answers = {str(a.site_id): a.delegates_present for a in roll.answers.all()}
+    # Answers far above a site's expected delegates, waiting for HQ: shown, never counted.
+    held = {str(a.site_id): a.delegates_present for a in roll.held.all()}
     invited = list(meeting.invitations.select_related("site"))
     return {
         "id": roll.pk,
@@ -147,6 +151,7 @@ def _roll_call(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
         "open": roll.closed_at is None,
         "opened_at": _iso(roll.opened_at),
         "answers": answers,
+        "held": held,
         "totals": {
             "sites_present": len(answers),
             "sites_invited": len(invited),
@@ -164,7 +169,25 @@ def _announcement(state: LiveState, meeting: Meeting) -> str:
 def _screen(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
     if state.screen_share_id is None:
         return None
-    return {"site": state.screen_share_id, "feed": feed_id(state.screen_share_id, SCREEN)}
+    mine = state.feeds.get(str(state.screen_share_id)) or {}
+    return {"site": state.screen_share_id, "feed": mine.get(SCREEN)}
+
+
+def _feeds(state: LiveState, meeting: Meeting) -> dict[str, int]:
+    """Each site's camera feed id, once it is ready (Janus has it, its mute applied)."""
+    return {
+        site: entry[CAMERA] for site, entry in sorted(state.feeds.items()) if entry.get("ready")
+    }
+
+
+def _links(state: LiveState, meeting: Meeting) -> dict[str, dict[str, Any]]:
+    """The layers of each site not simply on the top layer by the automatic policy."""
+    out = {}
+    for site, stored in sorted(state.links.items()):
+        entry = linkpolicy.effective(stored)
+        if entry is not None:
+            out[site] = entry
+    return out
 
 
 def _chat(state: LiveState, meeting: Meeting) -> list[dict[str, Any]]:
@@ -177,8 +200,9 @@ def _chat(state: LiveState, meeting: Meeting) -> list[dict[str, Any]]:
 
 
 def _vote(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
-    """The latest vote. Totals are live for everyone; which site chose what only for a
-    named (not secret) vote."""
+    """The latest vote. A named vote shows its totals live and which site chose what; a
+    secret one, while open, only how many have voted (a running tally next to the list of
+    who voted would tell, event by event, what each site chose), then its totals."""
     from diemcau.live.services import vote_result
 
     motion = Motion.objects.filter(meeting=meeting).order_by("-number").first()
@@ -186,6 +210,13 @@ def _vote(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
         return None
     ballots = list(motion.ballots.all())
     result = motion.result if motion.closed_at else vote_result(motion)
+    hidden = motion.secret and motion.closed_at is None
+    if hidden and result is not None:
+        result = {key: result[key] for key in ("cast", "eligible", "sites_voted")} | {
+            "tally": None,
+            "quorum": None,
+            "adopted": None,
+        }
     return {
         "id": motion.pk,
         "number": motion.number,
@@ -196,7 +227,8 @@ def _vote(state: LiveState, meeting: Meeting) -> dict[str, Any] | None:
         "quorum_percent": motion.quorum_percent,
         "majority_percent": motion.majority_percent,
         "open": motion.closed_at is None,
-        "voted": sorted({b.site_id for b in ballots}),
+        # A page learns that it has voted from its own reply (and `you` in its snapshot).
+        "voted": None if hidden else sorted({b.site_id for b in ballots}),
         # Who chose what: named votes by a site (room) only; individual choices stay private.
         "ballots": None
         if motion.secret or motion.counting == Counting.INDIVIDUAL
@@ -234,6 +266,8 @@ BUILDERS = {
     "roll_call": _roll_call,
     "announcement": _announcement,
     "screen": _screen,
+    "feeds": _feeds,
+    "links": _links,
     "chat": _chat,
     "vote": _vote,
 }

@@ -5,24 +5,33 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import segno
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from diemcau import config
-from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
+from diemcau.accounts.permissions import (
+    can_handle_voting_codes,
+    can_manage_meetings,
+    is_hq_staff,
+    require,
+)
 from diemcau.directives.models import DirectiveRecipient
-from diemcau.live import lifecycle
+from diemcau.live import lifecycle, votingcodes
+from diemcau.live.forms import AddCodesForm, VotingCodeForm
 from diemcau.meetings import joinlinks
-from diemcau.meetings import services as meeting_services
 from diemcau.meetings.joinlinks import DELEGATE_KEY, SESSION_KEY
-from diemcau.meetings.models import Meeting
+from diemcau.meetings.models import Invitation, Meeting, MeetingStatus
 from diemcau.sfu import rooms
 
 
@@ -62,9 +71,7 @@ def join(request: HttpRequest, meeting_id: int, site_code: str, token: str) -> H
         )
     # Remember, for this browser session only, which (meeting, site) the link opened: the
     # live page and its WebSocket act for this site and no other.
-    joined = request.session.get(SESSION_KEY, {})
-    joined[str(invitation.meeting_id)] = invitation.site_id
-    request.session[SESSION_KEY] = joined
+    joinlinks.remember(request.session, SESSION_KEY, invitation)
     meeting = invitation.meeting
     return render(
         request,
@@ -112,19 +119,46 @@ def delegate(request: HttpRequest, meeting_id: int, site_code: str, token: str) 
         return render(
             request, "live/join_refused.html", {"reason": exc.message, "code": exc.code}, status=403
         )
-    delegates = request.session.get(DELEGATE_KEY, {})
-    mine = delegates.get(str(meeting_id))
-    if not mine or mine.get("site") != invitation.site_id:
-        mine = {"site": invitation.site_id, "voter": secrets.token_urlsafe(12)}
-    delegates[str(meeting_id)] = mine
-    request.session[DELEGATE_KEY] = delegates
+    mine = joinlinks.session_grant(request.session, meeting_id, DELEGATE_KEY)
+    voter = mine.get("voter") if mine.get("site") == invitation.site_id else None
+    joinlinks.remember(
+        request.session,
+        DELEGATE_KEY,
+        invitation,
+        voter=voter if isinstance(voter, str) else secrets.token_urlsafe(12),
+    )
+    return _delegate_page(request, invitation)
+
+
+def _delegate_page(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    """The delegate's page, with the voting-code form until this phone has entered a code
+    (docs/live.md, "Voting codes"). A QR code on the sheet only fills the form in: a link
+    preview that fetches the URL must not take the code before its delegate does."""
+    mine = (request.session.get(DELEGATE_KEY) or {}).get(str(invitation.meeting_id)) or {}
+    voter = str(mine.get("voter") or "")
+    form = VotingCodeForm(request.POST or None, initial={"code": request.GET.get("code", "")})
+    if request.method == "POST" and form.is_valid() and voter:
+        try:
+            votingcodes.claim(invitation, form.cleaned_data["code"], voter)
+        except votingcodes.VotingCodeError as exc:
+            form.add_error("code", str(exc.message))
+        else:
+            return redirect(request.path)  # a reload does not send the form again
+    code = votingcodes.code_of(invitation.meeting_id, voter)
     return render(
         request,
         "live/delegate.html",
         {
             "meeting": invitation.meeting,
             "site": invitation.site,
-            "config": {"meeting": meeting_id, "site": invitation.site_id},
+            "form": form,
+            "code": code,
+            "config": {
+                "meeting": invitation.meeting_id,
+                "site": invitation.site_id,
+                # The number of this phone's voting code (None: it follows, it cannot vote).
+                "code": code.number if code else None,
+            },
         },
     )
 
@@ -136,7 +170,7 @@ def meeting_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     actions = {
         "start": (lifecycle.start_meeting, _("The meeting is live: its media room is open.")),
         "end": (lifecycle.end_meeting, _("The meeting has ended and its media room is closed.")),
-        "cancel": (meeting_services.cancel_meeting, _("The meeting is cancelled.")),
+        "cancel": (lifecycle.cancel_meeting, _("The meeting is cancelled.")),
     }
     if action not in actions:
         raise PermissionDenied
@@ -159,3 +193,108 @@ def meeting_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if request.POST.get("next") == "console":
         return redirect("live:console", pk=pk)
     return redirect("meetings:detail", pk=pk)
+
+
+# --- voting codes: the sheets and what HQ or the site's operator does with them ----------
+
+
+def _codes_invitation(request: HttpRequest, pk: int, site_code: str) -> Invitation:
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("meeting", "site"), meeting_id=pk, site__code=site_code
+    )
+    if not can_handle_voting_codes(request.user, invitation.site_id):
+        raise PermissionDenied
+    return invitation
+
+
+def _qr(url: str) -> SafeString:
+    # segno writes only the modules' path (the URL is not copied into the SVG as text).
+    return mark_safe(segno.make_qr(url, error="m").svg_inline(scale=3, border=2))  # noqa: S308
+
+
+def _sheet(request: HttpRequest, meeting: Meeting, invitations: list[Invitation]) -> HttpResponse:
+    sheets = []
+    for invitation in invitations:
+        link = request.build_absolute_uri(joinlinks.delegate_path(invitation))
+        cards = [
+            (card, _qr(f"{link}?code={card.text}")) for card in votingcodes.codes_for(invitation)
+        ]
+        sheets.append({"invitation": invitation, "link": link, "cards": cards})
+    return render(
+        request,
+        "live/voting_codes.html",
+        {
+            "meeting": meeting,
+            "sheets": sheets,
+            "add_form": AddCodesForm(),
+            "single": len(invitations) == 1,
+            "can_change": meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.LIVE),
+        },
+    )
+
+
+@never_cache
+@login_required
+def voting_codes(request: HttpRequest, pk: int, site_code: str) -> HttpResponse:
+    """One site's sheet of voting codes, to print and cut: a card per delegate."""
+    invitation = _codes_invitation(request, pk, site_code)
+    return _sheet(request, invitation.meeting, [invitation])
+
+
+@never_cache
+@require(is_hq_staff)
+def voting_codes_all(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every invited site's sheet, one after the other (a page break between sites)."""
+    meeting = get_object_or_404(Meeting, pk=pk)
+    invitations = list(meeting.invitations.select_related("meeting", "site").order_by("site__code"))
+    return _sheet(request, meeting, invitations)
+
+
+@require_POST
+@login_required
+def voting_codes_add(request: HttpRequest, pk: int, site_code: str) -> HttpResponse:
+    invitation = _codes_invitation(request, pk, site_code)
+    form = AddCodesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for e in form.errors.get("count", [])))
+        return redirect("live:voting_codes", pk=pk, site_code=site_code)
+    try:
+        added = votingcodes.add_codes(invitation, form.cleaned_data["count"])
+    except votingcodes.VotingCodeError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("%(n)d voting codes added: print them.") % {"n": added})
+    return redirect("live:voting_codes", pk=pk, site_code=site_code)
+
+
+@require_POST
+@login_required
+def voting_code_action(
+    request: HttpRequest, pk: int, site_code: str, number: int, action: str
+) -> HttpResponse:
+    """Withdraw a code (its phone stops voting), or give its number a new code (a lost card,
+    a phone that lost its session: the same voter, who does not vote twice)."""
+    invitation = _codes_invitation(request, pk, site_code)
+    done = {
+        "revoke": (
+            votingcodes.revoke,
+            _("Voting code no. %(n)d is withdrawn: the phone using it can no longer vote."),
+        ),
+        "reissue": (
+            votingcodes.reissue,
+            _(
+                "Voting code no. %(n)d has a new code (the old one no longer works): "
+                "print its card again."
+            ),
+        ),
+    }
+    if action not in done:
+        raise PermissionDenied
+    change, message = done[action]
+    try:
+        change(invitation, number)
+    except votingcodes.VotingCodeError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, message % {"n": number})
+    return redirect("live:voting_codes", pk=pk, site_code=site_code)

@@ -191,10 +191,14 @@ class JanusClient:
         reconnect: bool = True,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
+        origin: str | None = None,
     ) -> None:
         """``token`` is a core token, or a callable returning a fresh one (tokens expire and
-        a reconnect may come hours later); None when Janus runs without token_auth."""
+        a reconnect may come hours later); None when Janus runs without token_auth.
+        ``origin``: the Origin header to send, as a page of ours would (the app's Janus
+        gate, sfu/gate.py, checks it like every WebSocket of the app)."""
         self.url = url
+        self.origin = origin
         self.request_timeout = request_timeout
         self.keepalive_interval = keepalive_interval
         self.reconnect_enabled = reconnect
@@ -346,6 +350,7 @@ class JanusClient:
         try:
             ws = await websockets.connect(
                 self.url,
+                origin=websockets.Origin(self.origin) if self.origin else None,
                 subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
                 open_timeout=self.request_timeout,
                 # Our keepalive requests already prove liveness every 25 s.

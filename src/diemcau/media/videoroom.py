@@ -21,6 +21,13 @@ PLUGIN = "janus.plugin.videoroom"
 AllowedAction = Literal["enable", "disable", "add", "remove"]
 # A participant id that no real publisher uses (the monitor that reads a room's streams).
 MONITOR_SLOT = 9
+# The rooms' recording folder: one that can never exist (a path below a device file, so
+# `stat` fails with ENOTDIR and nothing is created), so Janus cannot open any recording.
+# `lock_record` alone is not enough in 1.1.2: it guards `configure` and `publish`, but
+# `joinandconfigure` takes `record` and `filename` unchecked (janus_videoroom.c, the
+# publisher join), and the recorder then writes and creates folders wherever `filename`
+# points (record.c, janus_recorder_create_full, which fails first on an unusable rec_dir).
+NO_RECORDING_DIR = "/dev/null/diemcau-never-records"
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,19 @@ class RoomSpec:
     # Rooms live as long as the meeting; the web app re-creates them after a Janus restart.
     permanent: bool = False
     is_private: bool = True
+    # Nothing is recorded in Janus (minutes are text): only the room secret, which browsers
+    # never see, may change a publisher's recording state, and `rec_dir` makes any
+    # recording fail to open (see NO_RECORDING_DIR; None sends no rec_dir).
+    lock_record: bool = True
+    rec_dir: str | None = NO_RECORDING_DIR
+    # Asks Janus to hold publishers to `bitrate` whatever they `configure`. Janus 1.1.2
+    # accepts and lists the flag but does not act on it: a `configure` bitrate still sets
+    # the REMB sent to that publisher (tests/integration/test_janus_videoroom.py).
+    bitrate_cap: bool = True
+    # Opus in-band FEC negotiated with every publisher (`useinbandfec=1`): a lost audio
+    # packet is rebuilt from the next one, so speech survives the loss of a weak link
+    # (issue 12). Janus 1.1.2's default for API-created rooms, sent so it stays so.
+    opus_fec: bool = True
 
     def __post_init__(self) -> None:
         if self.room_id <= 0:
@@ -65,6 +85,10 @@ class Room:
     is_private: bool
     videocodec: str
     audiocodec: str
+    lock_record: bool
+    bitrate_cap: bool
+    rec_dir: str  # "" when the room has none
+    opus_fec: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,12 @@ class VideoRoomAdmin:
             "fir_freq": spec.fir_freq,
             "permanent": spec.permanent,
             "is_private": spec.is_private,
+            "lock_record": spec.lock_record,
+            "bitrate_cap": spec.bitrate_cap,
+            "opus_fec": spec.opus_fec,
         }
+        if spec.rec_dir is not None:
+            body["rec_dir"] = spec.rec_dir
         # An empty list would still switch the ACL on and lock everyone out; callers who want
         # that say so with set_allowed(..., "enable").
         if spec.allowed:
@@ -249,6 +278,12 @@ def _room(item: Mapping[str, Any]) -> Room:
         is_private=item.get("is_private") is True,
         videocodec=str(item.get("videocodec", "")),
         audiocodec=str(item.get("audiocodec", "")),
+        lock_record=item.get("lock_record") is True,
+        # Janus 1.1.2 lists `bitrate_cap` only when it is on, and `rec_dir` only when set.
+        bitrate_cap=item.get("bitrate_cap") is True,
+        rec_dir=str(item.get("rec_dir") or ""),
+        # Listed only when on, like bitrate_cap.
+        opus_fec=item.get("opus_fec") is True,
     )
 
 

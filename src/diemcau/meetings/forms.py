@@ -12,6 +12,7 @@ from django_stubs_ext import StrOrPromise
 from diemcau.meetings.models import Meeting
 from diemcau.meetings.services import AgendaLine
 from diemcau.orgs.models import Site, SiteKind, Unit
+from diemcau.uploadsafety import LimitedFileField
 
 # A text field in the Vietnamese order (dd/mm/yyyy hh:mm) rather than the browser's picker,
 # whose order follows the room PC's own locale (often en-US in kiosks).
@@ -125,4 +126,6 @@ class MeetingForm(forms.ModelForm[Meeting]):
 
 class DocumentForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Title"), max_length=300, required=False)
-    file = forms.FileField(label=gettext_lazy("File (PDF, Word, Excel, PowerPoint)"))
+    # Stopped at settings.DOCUMENT_MAX_BYTES while it arrives (uploadsafety); its type and
+    # structure are checked by services.check_document.
+    file = LimitedFileField(label=gettext_lazy("File (PDF, Word, Excel, PowerPoint)"))

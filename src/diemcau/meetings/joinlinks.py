@@ -10,7 +10,9 @@ secret over the meeting id, the site id, the invitation's nonce and an expiry ti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -21,11 +23,12 @@ from django.utils.translation import gettext_lazy as _
 
 from diemcau.meetings.models import Invitation, MeetingStatus
 
-# What a verified link grants the browser's session (live/views.py stores them, the control
-# socket and the room PC's directive page read them):
-# the room PC: {meeting id: site id}.
+# What a verified link grants the browser's session (live/views.py stores them with
+# `remember`, the control socket and the room PC's directive page read them with
+# `session_invitation`, which checks the link again):
+# the room PC: {meeting id: {"site": site id, "nonce": the link's nonce, "exp": expiry}}.
 SESSION_KEY = "diemcau.joined"
-# Delegates: {meeting id: {"site": site id, "voter": a random key for this phone}}.
+# Delegates: the same, with "voter": a random key for this phone.
 DELEGATE_KEY = "diemcau.delegate"
 
 SALT = "diemcau.live.join"
@@ -119,3 +122,51 @@ def verify(
     if invitation.meeting.status == MeetingStatus.CANCELLED:
         raise JoinLinkError("cancelled", _("This meeting has been cancelled."))
     return invitation
+
+
+def remember(session: Any, key: str, invitation: Invitation, **extra: object) -> dict[str, Any]:
+    """Store in the browser's session what a verified link opened: it keeps working only
+    while that link would (`session_invitation`). Returns what was stored."""
+    grants = dict(session.get(key) or {})
+    grant = {
+        "site": invitation.site_id,
+        "nonce": invitation.nonce,
+        "exp": int(expiry_for(invitation).timestamp()),
+        **extra,
+    }
+    grants[str(invitation.meeting_id)] = grant
+    session[key] = grants
+    return grant
+
+
+def session_grant(session: Mapping[str, Any] | None, meeting_id: int, key: str) -> dict[str, Any]:
+    """What this session holds for the meeting (not checked: see `session_invitation`)."""
+    grants = (session.get(key) if session is not None else None) or {}
+    grant = grants.get(str(meeting_id)) if isinstance(grants, dict) else None
+    return grant if isinstance(grant, dict) else {}
+
+
+def session_invitation(
+    session: Mapping[str, Any] | None,
+    meeting_id: int,
+    key: str = SESSION_KEY,
+    now: datetime | None = None,
+) -> tuple[Invitation, dict[str, Any]] | None:
+    """The invitation a link opened in this browser session, and what was stored with it,
+    if that link still works now: the site is still invited, the link was not replaced
+    (revoked), it has not expired and the meeting was not cancelled. None otherwise."""
+    grant = session_grant(session, meeting_id, key)
+    site_id, nonce, exp = grant.get("site"), grant.get("nonce"), grant.get("exp")
+    if not isinstance(site_id, int) or not isinstance(nonce, str) or not isinstance(exp, int):
+        return None
+    now = now or timezone.now()
+    if now.timestamp() > exp:
+        return None
+    invitation = (
+        Invitation.objects.select_related("meeting", "site")
+        .filter(meeting_id=meeting_id, site_id=site_id, nonce=nonce)
+        .first()
+    )
+    if invitation is None or invitation.meeting.status == MeetingStatus.CANCELLED:
+        return None
+    return invitation, grant

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from diemcau import uploadsafety
 from diemcau.accounts.models import User
 from diemcau.meetings import hooks
 from diemcau.meetings.models import (
@@ -101,9 +102,12 @@ def save_meeting(
 
 
 def revoke_join_link(invitation: Invitation) -> Invitation:
-    """Give the invitation a new nonce: every link sent before stops working."""
+    """Give the invitation a new nonce: every link sent before stops working, and pages
+    and phones that opened one are closed (meetings.hooks)."""
+    old = invitation.nonce
     invitation.nonce = secrets.token_urlsafe(12)
     invitation.save(update_fields=["nonce"])
+    hooks.revoked(invitation, old)
     return invitation
 
 
@@ -137,7 +141,9 @@ DOCUMENT_TYPES: dict[str, tuple[bytes, ...]] = {
 
 
 def check_document(upload: UploadedFile[bytes]) -> None:
-    """Refuse a file that is too large, of a type we do not take, or not what its name says."""
+    """Refuse a file that is too large, of a type we do not take, or not what its name says:
+    its first bytes, then its structure (uploadsafety.check_structure: the parts an Office
+    file must hold and no ZIP bomb; a PDF that parses)."""
     name = upload.name or ""
     suffix = PurePath(name).suffix.lower()
     if suffix not in DOCUMENT_TYPES:
@@ -166,6 +172,10 @@ def check_document(upload: UploadedFile[bytes]) -> None:
             _("%(name)s does not contain a %(suffix)s document (its content is of another type).")
             % {"name": name, "suffix": suffix}
         )
+    try:
+        uploadsafety.check_structure(upload, name, size)
+    except uploadsafety.FileRefused as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,13 +16,19 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from diemcau.accounts.models import User
-from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff, require
+from diemcau.accounts.permissions import (
+    can_manage_meetings,
+    can_see_join_link,
+    is_hq_staff,
+    require,
+)
 from diemcau.front.notice import ca_notice
 from diemcau.meetings import joinlinks, services
 from diemcau.meetings.forms import DocumentForm, MeetingForm
 from diemcau.meetings.ics import invitation_ics
 from diemcau.meetings.models import Document, Invitation, Meeting, MeetingStatus
 from diemcau.meetings.selectors import visible_meetings
+from diemcau.uploadsafety import upload_limit
 
 
 @login_required
@@ -57,10 +64,13 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     invitations = meeting.invitations.select_related("site", "site__unit")
     if not is_hq_staff(request.user):
         invitations = invitations.filter(site_id=cast(User, request.user).site_id or 0)
+    # (invitation, room join link or None when this account may not see it, delegates' link)
     rows = [
         (
             inv,
-            request.build_absolute_uri(joinlinks.join_path(inv)),
+            request.build_absolute_uri(joinlinks.join_path(inv))
+            if can_see_join_link(request.user, inv.site_id)
+            else None,
             request.build_absolute_uri(joinlinks.delegate_path(inv)),
         )
         for inv in invitations
@@ -135,7 +145,8 @@ def invitation_revoke(request: HttpRequest, pk: int, site_code: str) -> HttpResp
 def invitation_ics_view(request: HttpRequest, pk: int, site_code: str) -> HttpResponse:
     meeting = _visible_or_404(request, pk)
     invitation = get_object_or_404(Invitation, meeting=meeting, site__code=site_code)
-    if not is_hq_staff(request.user) and request.user.site_id != invitation.site_id:  # type: ignore[union-attr]
+    # The calendar entry carries the room join link: the same people as on the meeting page.
+    if not can_see_join_link(request.user, invitation.site_id):
         raise PermissionDenied
     url = request.build_absolute_uri(joinlinks.join_path(invitation))
     body = invitation_ics(invitation, url, request.get_host().split(":")[0], ca_notice())
@@ -146,6 +157,7 @@ def invitation_ics_view(request: HttpRequest, pk: int, site_code: str) -> HttpRe
     return response
 
 
+@upload_limit(lambda: settings.DOCUMENT_MAX_BYTES)
 @require_POST
 @require(can_manage_meetings)
 def document_upload(request: HttpRequest, pk: int) -> HttpResponse:

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from diemcau.exportsafety import pdf_markup, xml_text
+
 MOTTO_1 = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO_2 = "Độc lập - Tự do - Hạnh phúc"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -191,7 +193,43 @@ def body(record: dict[str, Any], fields: dict[str, str]) -> list[Block]:
         )
     if fields.get("notes"):
         out += [Block("p", fields["notes"])]
+    if record.get("links"):  # records finalised before issue 12 have none
+        out.append(Block("h", _("Technical annex: sites on a weak link")))
+        out.append(
+            Block(
+                "t",
+                header=(_("Site"), _("Time degraded"), _("Time audio only"), _("Worst layer")),
+                rows=tuple(
+                    (
+                        s["name"],
+                        _duration(s["degraded_seconds"]),
+                        _duration(s["audio_seconds"]),
+                        layer_label(s["worst"]),
+                    )
+                    for s in record["links"]
+                ),
+            )
+        )
     return out
+
+
+def _duration(seconds: int) -> str:
+    """h:mm:ss (0:04:30)."""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+def layer_label(layer: str) -> str:
+    """The ladder's layers (live/linkpolicy.py) in words."""
+    labels = {
+        "high": _("high"),
+        "high_half_rate": _("high, half frame rate"),
+        "medium": _("medium"),
+        "low": _("low"),
+        "low_half_rate": _("low, half frame rate"),
+        "audio": _("audio only"),
+    }
+    return labels.get(layer, layer)
 
 
 def date_line(record: dict[str, Any]) -> str:
@@ -226,9 +264,11 @@ def to_docx(record: dict[str, Any], fields: dict[str, str], version: int, final:
     left, right = head.rows[0].cells
     p = left.paragraphs[0]
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    p.add_run(record["issuing_body"].upper()).bold = True
+    # Every text below goes through xml_text: a control character in a chat message or
+    # a topic would otherwise make python-docx refuse the whole file.
+    p.add_run(xml_text(record["issuing_body"].upper())).bold = True
     number = fields.get("document_number") or "…/BB"
-    left.add_paragraph(_("No.: %s") % number).alignment = WD_ALIGN_PARAGRAPH.CENTER
+    left.add_paragraph(xml_text(_("No.: %s") % number)).alignment = WD_ALIGN_PARAGRAPH.CENTER
     p = right.paragraphs[0]
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p.add_run(MOTTO_1).bold = True
@@ -239,7 +279,7 @@ def to_docx(record: dict[str, Any], fields: dict[str, str], version: int, final:
     run.underline = True
     p3 = right.add_paragraph()
     p3.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    p3.add_run(date_line(record)).italic = True
+    p3.add_run(xml_text(date_line(record))).italic = True
 
     title = doc.add_paragraph()
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -248,24 +288,24 @@ def to_docx(record: dict[str, Any], fields: dict[str, str], version: int, final:
     r.font.size = Pt(14)
     sub = doc.add_paragraph()
     sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    sub.add_run(record["title"]).bold = True
+    sub.add_run(xml_text(record["title"])).bold = True
     if not final:
         doc.add_paragraph(_("DRAFT — not finalised")).alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     for block in body(record, fields):
         if block.kind == "h":
-            doc.add_paragraph().add_run(block.text).bold = True
+            doc.add_paragraph().add_run(xml_text(block.text)).bold = True
         elif block.kind == "p":
-            doc.add_paragraph(block.text)
+            doc.add_paragraph(xml_text(block.text))
         else:
             table = doc.add_table(rows=1, cols=len(block.header))
             table.style = "Table Grid"
             for cell, text in zip(table.rows[0].cells, block.header, strict=True):
-                cell.paragraphs[0].add_run(text).bold = True
+                cell.paragraphs[0].add_run(xml_text(text)).bold = True
             for row in block.rows:
                 cells = table.add_row().cells
                 for cell, text in zip(cells, row, strict=True):
-                    cell.text = text
+                    cell.text = xml_text(text)
             doc.add_paragraph()
 
     sign = doc.add_table(rows=1, cols=2)
@@ -286,8 +326,8 @@ def to_docx(record: dict[str, Any], fields: dict[str, str], version: int, final:
             cell.add_paragraph()
         who = cell.add_paragraph()
         who.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        who.add_run(name).bold = True
-    doc.core_properties.title = record["title"]
+        who.add_run(xml_text(name)).bold = True
+    doc.core_properties.title = xml_text(record["title"])
     doc.core_properties.version = str(version)
     out = io.BytesIO()
     doc.save(out)
@@ -309,8 +349,6 @@ def _fonts() -> tuple[str, str]:
 
 
 def to_pdf(record: dict[str, Any], fields: dict[str, str], version: int, final: bool) -> bytes:
-    from xml.sax.saxutils import escape
-
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER
     from reportlab.lib.pagesizes import A4
@@ -328,13 +366,13 @@ def to_pdf(record: dict[str, Any], fields: dict[str, str], version: int, final: 
     cellb = ParagraphStyle("cellb", parent=cell, fontName=bold)
 
     def para(text: str, style: ParagraphStyle = p) -> Paragraph:
-        return Paragraph(escape(text), style)
+        return Paragraph(pdf_markup(text), style)
 
     number = fields.get("document_number") or "…/BB"
     head = Table(
         [
             [para(record["issuing_body"].upper(), motto), para(MOTTO_1, motto)],
-            [para(_("No.: %s") % number, c), Paragraph(f"<u>{escape(MOTTO_2)}</u>", motto)],
+            [para(_("No.: %s") % number, c), Paragraph(f"<u>{pdf_markup(MOTTO_2)}</u>", motto)],
             ["", para(date_line(record), c)],
         ],
         colWidths=[6.4 * cm, 9.6 * cm],
@@ -387,8 +425,8 @@ def to_pdf(record: dict[str, Any], fields: dict[str, str], version: int, final: 
         rightMargin=2 * cm,
         topMargin=2 * cm,
         bottomMargin=2 * cm,
-        title=record["title"],
-        author=record["issuing_body"],
+        title=xml_text(record["title"]),
+        author=xml_text(record["issuing_body"]),
     )
     page.build(story)
     return out.getvalue()

@@ -13,11 +13,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from diemcau.live import linkpolicy
 from diemcau.live.models import (
     Attendance,
     ChatMessage,
     FloorRequest,
     FloorStatus,
+    LinkChange,
     Motion,
     RollCall,
 )
@@ -39,6 +41,56 @@ def issuing_body(meeting: Meeting) -> str:
     while unit is not None and unit.parent_id is not None:
         unit = unit.parent
     return unit.name if unit else ""
+
+
+def _overlap(spans: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
+    """Seconds of [start, end) inside any of `spans` (which do not overlap each other)."""
+    return sum(max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in spans if a < end)
+
+
+def link_quality(meeting: Meeting) -> list[dict[str, Any]]:
+    """Per site that ran below the high layer while connected: how long (seconds), how
+    long on audio only, and the worst layer it got (from `LinkChange`, live/linkpolicy.py).
+    Sites that kept the high layer throughout are left out."""
+    end = meeting.ended_at or timezone.now()
+    connected: dict[int, list[tuple[datetime, datetime]]] = {}
+    for row in Attendance.objects.filter(meeting=meeting).order_by("joined_at", "pk"):
+        spans = connected.setdefault(row.site_id, [])
+        start, stop = row.joined_at, row.left_at or end
+        if spans and start < spans[-1][1]:  # an HQ console beside another: one span
+            spans[-1] = (spans[-1][0], max(spans[-1][1], stop))
+        else:
+            spans.append((start, stop))
+    changes: dict[int, list[LinkChange]] = {}
+    for change in LinkChange.objects.filter(meeting=meeting).select_related("site"):
+        changes.setdefault(change.site_id, []).append(change)
+    out = []
+    for site_id, mine in changes.items():
+        spans = connected.get(site_id, [])
+        degraded = audio = 0.0
+        worst = linkpolicy.TOP
+        for change, following in zip(mine, [*mine[1:], None], strict=True):
+            stop = following.at if following is not None else end
+            seconds = _overlap(spans, change.at, stop)
+            if change.layer == linkpolicy.TOP or seconds <= 0:
+                continue
+            degraded += seconds
+            if change.layer == linkpolicy.AUDIO:
+                audio += seconds
+            if linkpolicy.rung(change.layer) > linkpolicy.rung(worst):
+                worst = change.layer
+        if degraded > 0:
+            site = mine[0].site
+            out.append(
+                {
+                    "code": site.code,
+                    "name": site.name,
+                    "degraded_seconds": round(degraded),
+                    "audio_seconds": round(audio),
+                    "worst": worst,
+                }
+            )
+    return sorted(out, key=lambda row: row["code"])
 
 
 def build(meeting: Meeting) -> dict[str, Any]:
@@ -185,4 +237,5 @@ def build(meeting: Meeting) -> dict[str, Any]:
         "votes": votes,
         "directives": directives,
         "chat": chat,
+        "links": link_quality(meeting),
     }

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from diemcau.orgs import selectors
 from diemcau.orgs.importer import ACCEPTED_EXTENSIONS
 from diemcau.orgs.models import SiteKind, Unit
+from diemcau.uploadsafety import LimitedFileField
 
 # A sheet of a few hundred sites is tens of kilobytes; 2 MB leaves room for XLSX styling.
 # Override with settings.SITE_IMPORT_MAX_BYTES.
@@ -70,7 +71,7 @@ class SiteFilterForm(forms.Form):
 
 
 class SiteImportForm(forms.Form):
-    file = forms.FileField(
+    file = LimitedFileField(
         label=_("Spreadsheet (CSV or XLSX)"),
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(ACCEPTED_EXTENSIONS)}),
     )

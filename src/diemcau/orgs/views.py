@@ -21,6 +21,7 @@ from diemcau.orgs.importer import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ImportPlan
 from diemcau.orgs.maps import build_map, coordinates_label
 from diemcau.orgs.models import Site
 from diemcau.orgs.services import ImportRejected, apply_import, preview_import
+from diemcau.uploadsafety import upload_limit
 
 
 @require_GET
@@ -77,6 +78,7 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
     )
 
 
+@upload_limit(import_max_bytes)
 @require_http_methods(["GET", "POST"])
 @require(can_import_sites)
 def import_upload(request: HttpRequest) -> HttpResponse:

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from diemcau.exportsafety import append_row, pdf_markup, xml_text
 from diemcau.reports import charts, savings
 from diemcau.reports.formatting import hours, percent, vnd
 from diemcau.reports.selectors import AttendanceReport, Dashboard, MeetingReport
@@ -104,17 +105,17 @@ def _sheet(
     rows: Iterable[Sequence[Any]],
     formats_: Sequence[str | None] = (),
 ) -> None:
-    ws.append([title])
+    append_row(ws, [title])
     ws["A1"].font = Font(bold=True, size=13)
     ws.append([])
-    ws.append(list(header))
+    append_row(ws, list(header))
     head_row = ws.max_row
     for cell in ws[head_row]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="EEF1F5")
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in rows:
-        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        append_row(ws, [float(v) if isinstance(v, Decimal) else v for v in row])
         for i, fmt in enumerate(formats_):
             if fmt:
                 ws.cell(row=ws.max_row, column=i + 1).number_format = fmt
@@ -125,12 +126,12 @@ def _sheet(
 
 def _rates_sheet(wb: Workbook, rates: Iterable[savings.Rates]) -> None:
     ws = wb.create_sheet(_("Rates"))
-    ws.append([_("Rates used")])
+    append_row(ws, [_("Rates used")])
     ws["A1"].font = Font(bold=True, size=13)
     for r in rates:
         ws.append([])
         for label, value in rates_lines(r):
-            ws.append([label, value])
+            append_row(ws, [label, value])
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 80
 
@@ -440,7 +441,7 @@ def _pdf(title: str, story_parts: list[Any], landscape_page: bool = True) -> byt
         rightMargin=15 * mm,
         topMargin=15 * mm,
         bottomMargin=15 * mm,
-        title=title,
+        title=xml_text(title),
         author=_("Điểm Cầu"),
     )
     doc.build(story_parts)
@@ -468,11 +469,12 @@ def _table(
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     st = _styles()
-    data: list[list[Any]] = [[Paragraph(str(h), st["cell"]) for h in header]]
+    # Names and titles are user text: escaped, since a Paragraph reads markup.
+    data: list[list[Any]] = [[Paragraph(pdf_markup(str(h)), st["cell"]) for h in header]]
     for row in rows:
         data.append(
             [
-                Paragraph(str(c), st["cell"]) if i < numeric_from else str(c)
+                Paragraph(pdf_markup(str(c)), st["cell"]) if i < numeric_from else xml_text(str(c))
                 for i, c in enumerate(row)
             ]
         )
@@ -495,15 +497,11 @@ def _rates_story(rates: Iterable[savings.Rates]) -> list[Any]:
     from reportlab.platypus import Paragraph
 
     st = _styles()
-    story: list[Any] = [Paragraph(_("Rates used"), st["h2"])]
+    story: list[Any] = [Paragraph(pdf_markup(_("Rates used")), st["h2"])]
     for r in rates:
         for label, value in rates_lines(r):
-            story.append(Paragraph(f"<b>{_esc(label)}:</b> {_esc(value)}", st["p"]))
+            story.append(Paragraph(f"<b>{pdf_markup(label)}:</b> {pdf_markup(value)}", st["p"]))
     return story
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def meeting_pdf(report: MeetingReport) -> bytes:
@@ -513,9 +511,10 @@ def meeting_pdf(report: MeetingReport) -> bytes:
     s = report.savings
     title = _("Travel savings: %(meeting)s") % {"meeting": report.meeting.title}
     story: list[Any] = [
-        Paragraph(_esc(title), st["h1"]),
+        Paragraph(pdf_markup(title), st["h1"]),
         Paragraph(
-            _esc(f"{_local(report.meeting.start)} · {_('venue')}: {report.venue.name}"), st["p"]
+            pdf_markup(f"{_local(report.meeting.start)} · {_('venue')}: {report.venue.name}"),
+            st["p"],
         ),
         Spacer(1, 6),
     ]
@@ -565,7 +564,7 @@ def meeting_pdf(report: MeetingReport) -> bytes:
     if s.estimated_sites:
         story.append(
             Paragraph(
-                _esc(_("* No roll-call answer: the site's expected delegates are counted.")),
+                pdf_markup(_("* No roll-call answer: the site's expected delegates are counted.")),
                 st["p"],
             )
         )
@@ -582,9 +581,9 @@ def dashboard_pdf(d: Dashboard) -> bytes:
         title += f" — {d.site.name}"
     t = d.total
     story: list[Any] = [
-        Paragraph(_esc(title), st["h1"]),
+        Paragraph(pdf_markup(title), st["h1"]),
         Paragraph(
-            _esc(
+            pdf_markup(
                 _(
                     "%(n)s meetings held · net savings %(net)s · %(h)s travel hours avoided · "
                     "participation %(p)s"
@@ -614,7 +613,7 @@ def dashboard_pdf(d: Dashboard) -> bytes:
             lambda v: formats.number_format(int(v), force_grouping=True),
             FONT,
         ),
-        Paragraph(_("Per quarter"), st["h2"]),
+        Paragraph(pdf_markup(_("Per quarter")), st["h2"]),
         _table(
             [_(h) for h in PERIOD_HEADER],
             [
@@ -633,7 +632,7 @@ def dashboard_pdf(d: Dashboard) -> bytes:
             numeric_from=1,
             total_rows=1,
         ),
-        Paragraph(_("Meetings"), st["h2"]),
+        Paragraph(pdf_markup(_("Meetings")), st["h2"]),
         _table(
             [
                 _("Date"),

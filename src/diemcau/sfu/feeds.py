@@ -1,16 +1,21 @@
-"""The feed-id scheme: which Janus publisher id belongs to which site.
+"""The feed-id scheme: which Janus publisher id belongs to whom.
 
-Ids are derived from the site (site id * 10 + slot), so the server knows whose stream is
-whose; the control plane's state names them and pages publish under them. A page could
-join under another site's id (Janus's room tokens do not bind an id), which is why the
-server kicks a publisher whose site is not connected (live/media_policy.py).
+Ids are random (53 bits, so JavaScript holds them exactly) and issued by the server to each
+connection with its media access: nobody can guess another site's id, take it before its
+owner or keep it after a re-join, which gets fresh ids. The server keeps which id is whose
+(live/models.py LiveState.feeds) and names a camera to the pages only once Janus has it and
+the site's mute has been applied to it (live/media_policy.py).
 """
 
 from __future__ import annotations
 
-CAMERA, SCREEN = 1, 2
+import secrets
+
+CAMERA, SCREEN = "camera", "screen"
 SLOTS = (CAMERA, SCREEN)
 
+FEED_ID_MAX = 2**53 - 1
 
-def feed_id(site_id: int, slot: int = CAMERA) -> int:
-    return site_id * 10 + slot
+
+def new_feed_id() -> int:
+    return secrets.randbelow(FEED_ID_MAX) + 1

@@ -76,23 +76,50 @@ def room_exists(room_id: int) -> bool:
     return link().run(lambda admin: admin.exists(room_id))
 
 
-def grant_access(room_id: int, secret: str, kick_feeds: tuple[int, ...] = ()) -> MediaAccess:
-    """Issue one participant's tokens: a core token that expires, a room token in `allowed`.
+def grant_access(
+    room_id: int, secret: str, kick_feeds: tuple[int, ...] = (), room_token: str | None = None
+) -> MediaAccess:
+    """Issue one participant's tokens: a core token that expires, a room token in `allowed`
+    (`room_token`: the participant's own, so that it can be taken away; random if None).
 
     `kick_feeds` are the feed ids this participant will publish as: a page that reconnects
     finds its previous publisher still in the room until Janus notices it is gone, so it is
     kicked first to free the id.
     """
-    room_token = secrets.token_urlsafe(24)
+    room_token = room_token or secrets.token_urlsafe(24)
     link().run(_admit(room_id, secret, room_token, kick_feeds))
     return _access(room_id, room_token)
 
 
-async def agrant_access(room_id: int, secret: str, kick_feeds: tuple[int, ...] = ()) -> MediaAccess:
+async def agrant_access(
+    room_id: int, secret: str, kick_feeds: tuple[int, ...] = (), room_token: str | None = None
+) -> MediaAccess:
     """`grant_access` for async code: no thread waits for Janus."""
-    room_token = secrets.token_urlsafe(24)
+    room_token = room_token or secrets.token_urlsafe(24)
     await link().arun(_admit(room_id, secret, room_token, kick_feeds))
     return _access(room_id, room_token)
+
+
+def revoke_access(room_id: int, secret: str, tokens: list[str], feeds: tuple[int, ...]) -> None:
+    """Take `tokens` out of the room's `allowed` list (no new join with them) and kick the
+    publishers `feeds` (what they sent stops reaching anyone)."""
+
+    async def run(admin: VideoRoomAdmin) -> None:
+        if tokens:
+            await admin.allowed(room_id, secret, "remove", tokens)
+        if feeds:
+            present = {p.participant_id for p in await admin.list_participants(room_id)}
+            for feed in feeds:
+                if feed in present:
+                    with contextlib.suppress(MediaError):
+                        await admin.kick(room_id, secret, feed)
+
+    link().run(run)
+
+
+def allowed_tokens(room_id: int, secret: str) -> list[str]:
+    """The room's `allowed` list as Janus has it (for tests and the doctor)."""
+    return link().run(lambda admin: admin.allowed(room_id, secret, "add", []))
 
 
 def _admit(room_id: int, secret: str, room_token: str, kick_feeds: tuple[int, ...]) -> Any:
@@ -169,11 +196,13 @@ __all__ = [
     "MediaUnavailable",
     "Room",
     "agrant_access",
+    "allowed_tokens",
     "create_room",
     "destroy_room",
     "enforce_audio",
     "grant_access",
     "publisher_feeds",
     "recreate_room",
+    "revoke_access",
     "room_exists",
 ]

@@ -10,7 +10,6 @@ import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import uvicorn
 from asgiref.sync import sync_to_async
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from diemcau import config
 from diemcau.childprocess import StartError, Supervisor
-from diemcau.front import certs
+from diemcau.front import certs, csp
 from diemcau.front.caddyconfig import Upstreams
 from diemcau.front.supervisor import CaddySupervisor
 from diemcau.live import mediaserver
@@ -74,6 +73,7 @@ class Command(BaseCommand):
                 public_url=options["janus_url"],
                 embedded=False,
             )
+            settings.SECURE_CSP = csp.policy(settings.FRONT, settings.JANUS.public_url)
         try:
             asyncio.run(self._serve(options["host"], options["port"]))
         except StartError as exc:
@@ -105,8 +105,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"Janus: {settings.JANUS.url} (external)")
             if front.mode not in ("external", "none"):
-                janus_port = urlsplit(settings.JANUS.url).port or 8188
-                caddy = CaddySupervisor(front, Upstreams(app_port=port, janus_ws_port=janus_port))
+                caddy = CaddySupervisor(front, Upstreams(app_port=port))
                 await caddy.start()
                 children.append(caddy)
                 self.stdout.write(
@@ -139,8 +138,14 @@ class Command(BaseCommand):
                 port=port,
                 lifespan="off",
                 ws="auto",
+                # A control message is a few hundred bytes; anything near this is abuse and
+                # is refused by the protocol itself (the consumer refuses above 16 KiB).
+                ws_max_size=64 * 1024,
                 log_level="info",
-                proxy_headers=True,
+                # The browser's address and scheme from the front's X-Forwarded-* headers,
+                # believed from the front alone (none without one: DIEMCAU_FRONT=none).
+                proxy_headers=bool(front.trusted_proxies),
+                forwarded_allow_ips=list(front.trusted_proxies),
             )
         )
         announcer = asyncio.create_task(self._announce(server, host, port))

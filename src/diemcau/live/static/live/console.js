@@ -2,6 +2,9 @@
 // source, roll call, announcements, chat, screen share. For the chair and HQ operators.
 
 import { Control } from "./control.js";
+import { pageLanguage } from "./format.js";
+import { decisionText, linkHealth, linkOf, tileHealthText } from "./linkbadge.js";
+import { follow } from "./linkstats.js";
 import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
 import { mediaBadge, pageProblem, problemContext, tileBadge } from "./problems.js";
@@ -11,7 +14,9 @@ const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "hq");
 let enlarged = null;
 let selfStream = null;
-const quality = new Map(); // site id -> {rtt, loss, kbps}
+let mainSourcePick = null; // a site chosen in the main-source list and not sent yet
+const quality = new Map(); // site id -> {rtt, loss, kbps, down, interval_ms}
+const health = new Map(); // site id -> how long its main picture stood still, sound was missing
 const mediaStates = new Map(); // site id -> {camera, microphone, receive_only, problem}
 const secure = window.isSecureContext !== false;
 const tiles = new Map(); // site id -> {root, video, ...}
@@ -20,19 +25,40 @@ const sitesById = () => new Map((control.state?.sites || []).map((s) => [s.id, s
 
 control.addEventListener("status", (e) => {
   const el = $("#connection");
+  el.dataset.status = e.detail;
   el.textContent = {
     connected: gettext("Connected"),
+    lost: gettext("Connection lost: reconnecting…"),
     reconnecting: gettext("Reconnecting to the server…"),
     refused: gettext("Not allowed: log in as chair or HQ operator."),
+    revoked: gettext("Your session has ended (logged out, or the account was disabled): log in again."),
   }[e.detail] || e.detail;
   el.className = `connection ${e.detail === "connected" ? "good" : "bad"}`;
 });
 control.addEventListener("problem", (e) => toast(e.detail, "error"));
-control.addEventListener("chat", () => renderChat($("#chat-log"), control.state.chat, sitesById()));
-control.addEventListener("quality", (e) => {
-  quality.set(e.detail.site, e.detail);
+// Sites whose page the server has not heard from for a few seconds (a cut link?): their
+// tile says "connection lost" at once, before the server drops them (consumers.py).
+const silent = new Set();
+control.addEventListener("link", (e) => {
+  if (e.detail.silent) silent.add(e.detail.site);
+  else silent.delete(e.detail.site);
   renderTile(e.detail.site);
 });
+control.addEventListener("chat", () => renderChat($("#chat-log"), control.state.chat, sitesById()));
+control.addEventListener("quality", (e) => {
+  const q = e.detail;
+  quality.set(q.site, q);
+  if (q.down) health.set(q.site, follow(health.get(q.site), q.down, q.interval_ms, { audioExpected: hearsSomeone(q.site) }));
+  renderTile(q.site);
+});
+
+// Whether a site receives someone's sound now: an open microphone of another site that
+// publishes (policy.js subscribes a page to every open mic's sound).
+function hearsSomeone(siteId) {
+  const state = control.state;
+  if (!state) return false;
+  return (state.mics?.open || []).some((id) => id !== siteId && feedOf(state, id) != null);
+}
 control.addEventListener("media_status", (e) => {
   mediaStates.set(e.detail.site, e.detail);
   renderTile(e.detail.site);
@@ -53,20 +79,22 @@ async function act(type, payload = {}, done = null) {
 function tileFor(site) {
   let tile = tiles.get(site.id);
   if (tile) return tile;
-  const video = h("video", { autoplay: true, playsinline: true, muted: site.id === control.you.site, dataset: { feed: feedOf(site.id) } });
+  const video = h("video", { autoplay: true, playsinline: true, muted: site.id === control.you.site, dataset: { site: site.id } });
   const status = h("span", { class: "presence" });
   const mic = h("span", { class: "mic" });
   const hand = h("span", { class: "hand" }, gettext("asks to speak"));
   const badge = h("span", { class: "quality" });
   const media = h("span", { class: "media-badge", dataset: { media: "unknown" }, hidden: true });
+  const link = h("span", { class: "link-badge", dataset: { layer: "high" } });
+  const healthBadge = h("span", { class: "link-health", dataset: { health: "unknown" } });
   const root = h(
     "div",
     { class: "tile", dataset: { site: site.id, code: site.code }, tabindex: 0, onclick: () => enlarge(site.id) },
     video,
     h("div", { class: "tile-label" }, h("strong", {}, site.code), " ", h("span", { class: "name" }, site.name)),
-    h("div", { class: "tile-badges" }, status, mic, hand, media, badge),
+    h("div", { class: "tile-badges" }, status, mic, hand, media, healthBadge, link, badge),
   );
-  tile = { root, video, status, mic, hand, badge, media };
+  tile = { root, video, status, mic, hand, badge, media, link, health: healthBadge };
   tiles.set(site.id, tile);
   return tile;
 }
@@ -75,10 +103,12 @@ function renderTile(siteId) {
   const state = control.state;
   const tile = tiles.get(siteId);
   if (!state || !tile) return;
-  const presence = siteId === control.you.site ? "connected" : state.presence[String(siteId)] || "absent";
+  let presence = siteId === control.you.site ? "connected" : state.presence[String(siteId)] || "absent";
+  if (presence === "connected" && silent.has(siteId)) presence = "reconnecting";
   tile.status.textContent = {
     connected: gettext("connected"),
-    reconnecting: gettext("reconnecting"),
+    // Dropped, not back yet: a cut link shows here within 5 s (the server's heartbeat).
+    reconnecting: gettext("connection lost"),
     left: gettext("left"),
     absent: gettext("not joined"),
   }[presence];
@@ -105,9 +135,26 @@ function renderTile(siteId) {
   tile.media.textContent = m.text;
   tile.media.className = `media-badge ${m.code}`;
   show(tile.media, !!m.text && (own || presence === "connected"));
+  renderTileLink(tile, siteId, presence);
   tile.root.classList.toggle("floor", state.floor?.site === siteId);
   tile.root.classList.toggle("main-source", state.main_source === siteId);
   tile.root.classList.toggle("enlarged", enlarged === siteId);
+}
+
+// The layer the server chose for the site and what arrives there (its own reports): "low
+// layer · 480 kbit/s · 4 % loss", "sound only", "pinned: low layer"; "picture frozen",
+// "no sound" (linkbadge.js). HQ's own tile: nothing (HQ reports no downlink).
+function renderTileLink(tile, siteId, presence) {
+  const state = control.state;
+  const link = linkOf(state, siteId);
+  const here = presence === "connected" && siteId !== control.you.site;
+  tile.link.textContent = here ? decisionText(link, pageLanguage()) : "";
+  tile.link.dataset.layer = link?.layer ?? "high";
+  tile.link.dataset.by = link?.by ?? "auto";
+  const videoExpected = state.main_source !== siteId && feedOf(state, state.main_source) != null;
+  const code = here && quality.has(siteId) ? linkHealth(health.get(siteId) ?? null, link, { videoExpected }) : "unknown";
+  tile.health.dataset.health = code;
+  tile.health.textContent = tileHealthText(code, link);
 }
 
 function renderWall() {
@@ -142,7 +189,45 @@ function siteActions(site) {
   if (state.main_source !== site.id) {
     buttons.push(h("button", { class: "secondary", onclick: () => act("main_source.set", { site: site.id }) }, gettext("Make main source")));
   }
+  if (control.you.chair && site.id !== control.you.site) buttons.push(pinControl(site, linkOf(state, site.id)));
   return buttons;
+}
+
+// Pin the layers a site receives (link.pin), or give them back to the automatic choice.
+const PIN_CHOICES = [
+  ["", () => gettext("automatic")],
+  ["high", () => gettext("high")],
+  ["medium", () => gettext("medium")],
+  ["low", () => gettext("low")],
+  ["audio", () => gettext("sound only")],
+];
+
+function pinnedChoice(link) {
+  if (link?.by !== "pinned") return "";
+  return { high_half_rate: "high", low_half_rate: "low" }[link.layer] ?? link.layer ?? "";
+}
+
+function pinControl(site, link) {
+  const current = pinnedChoice(link);
+  const select = h(
+    "select",
+    {
+      id: "link-pin",
+      dataset: { site: site.id },
+      onchange: async (e) => {
+        const layer = e.target.value || null;
+        try {
+          await control.send("link.pin", { site: site.id, layer });
+          toast(layer ? gettext("Layer pinned for this site.") : gettext("Layer back to automatic for this site."), "success");
+        } catch (err) {
+          toast(err.message, "error");
+          e.target.value = pinnedChoice(linkOf(control.state, site.id)); // what the server holds
+        }
+      },
+    },
+    ...PIN_CHOICES.map(([value, label]) => h("option", { value, selected: value === current }, label())),
+  );
+  return h("label", { class: "link-pin" }, gettext("Layer this site receives"), select);
 }
 
 // --- side panels ------------------------------------------------------------------------
@@ -194,8 +279,10 @@ function render() {
   );
   show($("#queue-empty"), !(state.queue || []).length);
   // Main source.
+  // The chair's pick survives events arriving before it is sent (they rebuild the list).
   const select = $("#main-source");
-  select.replaceChildren(...state.sites.map((s) => h("option", { value: s.id, selected: s.id === state.main_source }, `${s.code} – ${s.name}`)));
+  const picked = mainSourcePick ?? state.main_source;
+  select.replaceChildren(...state.sites.map((s) => h("option", { value: s.id, selected: s.id === picked }, `${s.code} – ${s.name}`)));
   $("#main-source-now").textContent = sites.get(state.main_source)?.name || "";
   // Roll call.
   const roll = state.roll_call;
@@ -219,7 +306,21 @@ function render() {
     $("#roll-answers").replaceChildren(
       ...state.sites.map((s) => {
         const n = roll.answers[String(s.id)];
-        return h("li", { class: n === undefined ? "missing" : "answered", dataset: { site: s.id } }, h("span", {}, s.name), h("strong", {}, n === undefined ? "—" : number(n)));
+        const held = (roll.held || {})[String(s.id)];
+        const row = h("li", { class: n === undefined ? "missing" : "answered", dataset: { site: s.id } }, h("span", {}, s.name), h("strong", {}, n === undefined ? "—" : number(n)));
+        if (held === undefined) return row;
+        // Far above the site's expected delegates: not counted until HQ confirms it.
+        row.classList.add("held");
+        row.append(
+          h("span", { class: "held-answer" },
+            interpolate(gettext("asks for %(n)s (expected %(e)s)"), { n: number(held), e: number(s.expected) }, true),
+            " ",
+            h("button", { type: "button", class: "link", dataset: { accept: "true" }, onclick: () => act("roll_call.confirm", { site: s.id, accept: true }, gettext("Confirmed.")) }, gettext("Confirm")),
+            " ",
+            h("button", { type: "button", class: "link", dataset: { accept: "false" }, onclick: () => act("roll_call.confirm", { site: s.id, accept: false }, gettext("Rejected.")) }, gettext("Reject")),
+          ),
+        );
+        return row;
       }),
     );
   } else {
@@ -249,9 +350,12 @@ function renderVote(state, sites) {
     [vote.number, vote.text],
   );
   const r = vote.result;
-  const max = Math.max(1, ...Object.values(r.tally));
+  // A secret ballot has no running tally until it closes.
+  const secretOpen = r.tally === null;
+  show($("#vote-tally"), !secretOpen);
+  const max = secretOpen ? 1 : Math.max(1, ...Object.values(r.tally));
   $("#vote-tally").replaceChildren(
-    ...vote.options.map((o) =>
+    ...(secretOpen ? [] : vote.options).map((o) =>
       h("tr", { dataset: { option: o } }, h("td", {}, o), h("td", { class: "num" }, number(r.tally[o] || 0)),
         h("td", { style: "width:40%" }, h("div", { class: "bar", style: `width:${Math.round(((r.tally[o] || 0) * 100) / max)}%` }))),
     ),
@@ -261,7 +365,11 @@ function renderVote(state, sites) {
     { sites: r.sites_voted, invited: state.sites.length, cast: number(r.cast), eligible: number(r.eligible), q: vote.quorum_percent },
     true,
   );
-  $("#vote-result").textContent = vote.open ? "" : resultText(vote);
+  $("#vote-result").textContent = vote.open
+    ? secretOpen
+      ? gettext("Secret ballot: the totals are shown when the vote closes.")
+      : ""
+    : resultText(vote);
   show($("#vote-close"), vote.open);
   show($("#vote-new"), !vote.open);
 }
@@ -275,16 +383,16 @@ export function resultText(vote) {
 function placeStreams() {
   if (!control.state) return;
   for (const [siteId, tile] of tiles) {
-    const stream = siteId === control.you.site ? selfStream : keeper.media?.feedStreams.get(feedOf(siteId));
+    const stream = siteId === control.you.site ? selfStream : keeper.media?.feedStreams.get(feedOf(control.state, siteId));
     if (stream) play(tile.video, stream);
     else tile.video.srcObject = null;
   }
   const big = $("#enlarged-video");
-  const stream = enlarged === control.you.site ? selfStream : enlarged ? keeper.media?.feedStreams.get(feedOf(enlarged)) : null;
+  const stream = enlarged === control.you.site ? selfStream : enlarged ? keeper.media?.feedStreams.get(feedOf(control.state, enlarged)) : null;
   if (stream) play(big, stream);
   else big.srcObject = null;
   const screen = control.state.screen;
-  const screenStream = screen && screen.site !== control.you.site ? keeper.media?.feedStreams.get(feedOf(screen.site, SCREEN)) : null;
+  const screenStream = screen && screen.site !== control.you.site ? keeper.media?.feedStreams.get(feedOf(control.state, screen.site, SCREEN)) : null;
   show($("#screen-box"), !!screenStream);
   if (screenStream) play($("#screen-video"), screenStream);
 }
@@ -309,6 +417,7 @@ function renderMedia() {
 
 keeper.addEventListener("created", (e) => {
   const m = e.detail;
+  m.measureDown = false; // HQ reports no downlink: it receives every site at the low layer
   renderMedia();
   m.addEventListener("localtrack", (ev) => {
     if (ev.detail.track.kind !== "video") return;
@@ -332,7 +441,11 @@ $("#media-retry").addEventListener("click", () => keeper.retryDevices());
 
 // --- controls ---------------------------------------------------------------------------
 
+$("#main-source").addEventListener("change", (e) => {
+  mainSourcePick = Number(e.target.value);
+});
 $("#main-source-form").addEventListener("submit", (e) => {
+  mainSourcePick = null;
   e.preventDefault();
   act("main_source.set", { site: Number($("#main-source").value) });
 });

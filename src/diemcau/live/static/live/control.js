@@ -3,11 +3,29 @@
 
 const RETRY_MAX_MS = 10000;
 // Requests the server does not answer (unless refused: then a "problem" event).
-const NO_REPLY = new Set(["snapshot", "media.published", "quality", "media.status"]);
+const NO_REPLY = new Set(["snapshot", "media.published", "quality", "media.status", "ping"]);
+
+// The heartbeat (issue 12, item 6): a cut link says nothing, and TCP takes minutes to give
+// up, so a page pings every second. After SILENCE_MS without a word from the server its
+// status is "lost" (the page says so; nothing is torn down: a loaded PC or server is often
+// just late); a word from the server brings it back to "connected". After GIVE_UP_MS the
+// socket is given up without waiting for TCP, a new one is tried at once ("gaveup": the media
+// session goes too), and a new socket that is not open within OPEN_TIMEOUT_MS is given up
+// and tried again, so a try made during the cut never waits out TCP's growing back-off once
+// the link is back. The server's side: live/consumers.py (HQ told at 3.5 s; never dropped).
+export const PING_MS = 1000;
+export const SILENCE_MS = 2500;
+export const GIVE_UP_MS = 10000;
+export const OPEN_TIMEOUT_MS = 2000;
+const WATCH_MS = 250;
 
 export class Control extends EventTarget {
-  constructor(meetingId, role) {
+  constructor(meetingId, role, { heartbeat = true, now = () => Date.now(), socket = (url) => new WebSocket(url) } = {}) {
     super();
+    this.heartbeat = heartbeat;
+    this.now = now;
+    this.socket = socket;
+    this.heard = 0;
     this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/meetings/${meetingId}/${role}/`;
     this.state = null;
     this.seq = 0;
@@ -24,17 +42,33 @@ export class Control extends EventTarget {
   }
 
   open() {
-    const ws = new WebSocket(this.url);
+    const ws = this.socket(this.url);
     this.ws = ws;
+    this.opened = this.now();
     ws.onopen = () => {
       this.retryMs = 500;
+      this.heard = this.now();
+      this.pinged = 0;
     };
-    ws.onmessage = (e) => this.onMessage(JSON.parse(e.data));
+    ws.onmessage = (e) => {
+      this.heard = this.now();
+      // Silent a while, then heard again on the same socket: the link is back.
+      if (this.status === "lost" && this.state !== null) this.setStatus("connected");
+      this.onMessage(JSON.parse(e.data));
+    };
+    if (this.heartbeat && !this.watch) {
+      this.checked = this.now();
+      this.watch = setInterval(() => this.check(), WATCH_MS);
+    }
     ws.onclose = (e) => {
       for (const { reject } of this.pending.values()) reject(new Error(gettext("Connection lost")));
       this.pending.clear();
-      if (e.code === 4403 || e.code === 4404) {
-        this.setStatus("refused");
+      // The server's own close codes (live/revoke.py): none of them is worth a retry.
+      const final = { 4401: "revoked", 4403: "refused", 4404: "refused", 4410: "ended" }[e.code];
+      if (final) {
+        this.stopped = true;
+        clearInterval(this.watch);
+        this.setStatus(final);
         return;
       }
       if (this.stopped) return;
@@ -42,6 +76,53 @@ export class Control extends EventTarget {
       setTimeout(() => this.open(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     };
+  }
+
+  // Every WATCH_MS: ping once a second while open; a silent open socket is a lost link, a
+  // socket that does not open in time is tried again.
+  check() {
+    const ws = this.ws;
+    if (this.stopped || !ws) return;
+    const now = this.now();
+    const late = this.checked ? now - this.checked - WATCH_MS : 0;
+    this.checked = now;
+    if (late > 1000) {
+      // The page itself was held up (a busy PC, a tab in the background): what the server
+      // sent meanwhile may not be read yet. The silence counts from now.
+      this.heard = Math.max(this.heard, now - WATCH_MS);
+      this.opened = Math.max(this.opened, now - WATCH_MS);
+      return;
+    }
+    if (ws.readyState === WebSocket.OPEN) {
+      const quiet = now - this.heard;
+      if (quiet > GIVE_UP_MS) {
+        this.drop(ws, "lost");
+        this.dispatchEvent(new CustomEvent("gaveup"));
+        return;
+      }
+      if (quiet > SILENCE_MS && this.status !== "lost") this.setStatus("lost");
+      if (!this.pinged || now - this.pinged >= PING_MS) {
+        this.pinged = now;
+        this.send("ping").catch(() => {});
+      }
+    } else if (ws.readyState === WebSocket.CONNECTING && now - this.opened > OPEN_TIMEOUT_MS) {
+      this.drop(ws, this.status === "lost" ? "lost" : "reconnecting");
+    }
+  }
+
+  // Give up a socket without waiting for TCP (its close would come minutes later) and try a
+  // new one at once.
+  drop(ws, status) {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
+    for (const { reject } of this.pending.values()) reject(new Error(gettext("Connection lost")));
+    this.pending.clear();
+    if (this.status !== status) this.setStatus(status);
+    this.open();
   }
 
   setStatus(status) {
@@ -92,6 +173,10 @@ export class Control extends EventTarget {
         break;
       case "media_status":
         this.dispatchEvent(new CustomEvent("media_status", { detail: msg }));
+        break;
+      case "link":
+        // HQ: a site's page fell silent (its link cut?) or was heard again.
+        this.dispatchEvent(new CustomEvent("link", { detail: msg }));
         break;
       default:
         break;

@@ -4,12 +4,19 @@ import { Control } from "./control.js";
 import { $, h, number, show, toast } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
-const control = new Control(config.meeting, "delegate");
+// Phones do not ping: 1,500 of them once a second would be the control plane's main load.
+const control = new Control(config.meeting, "delegate", { heartbeat: false });
 const votedKey = (id) => `diemcau.voted.${config.meeting}.${id}`;
 
 control.addEventListener("status", (e) => {
   const el = $("#connection");
-  el.textContent = e.detail === "connected" ? gettext("Connected") : gettext("Reconnecting to the server…");
+  el.textContent = {
+    connected: gettext("Connected"),
+    reconnecting: gettext("Reconnecting to the server…"),
+    refused: gettext("This link does not open the meeting: ask your site for the current delegate link."),
+    revoked: gettext("This link no longer works: it was replaced, it expired or your site was withdrawn. Ask your site for the current delegate link."),
+    ended: gettext("The meeting has ended. You can close this page."),
+  }[e.detail] || e.detail;
   el.className = `connection ${e.detail === "connected" ? "good" : "bad"}`;
 });
 control.addEventListener("state", () => render());
@@ -40,6 +47,12 @@ function render() {
   if (vote.counting !== "individual") {
     $("#vote-choices").replaceChildren();
     $("#vote-status").textContent = gettext("Your site votes from its meeting room in this vote.");
+    return;
+  }
+  if (config.code === null) {
+    // Without a voting code this phone follows the meeting; the form above takes the code.
+    $("#vote-choices").replaceChildren();
+    $("#vote-status").textContent = gettext("Enter your voting code above to vote.");
     return;
   }
   const voted = sessionStorage.getItem(votedKey(vote.id));

@@ -6,14 +6,19 @@
 /* global Janus, gettext, interpolate */
 
 import { acquire, acquireKind, mediaStatus } from "./devices.js";
+import { availableOutgoing, downStats, EMPTY_DOWN, roundTrip } from "./linkstats.js";
 import { layers, plan, targets } from "./plan.js";
+import { capSender, uplinkCap } from "./uplink.js";
 
 // Creating the Janus session, and the first PeerConnection reaching ICE connected. ICE gets
-// 12 s from its offer so that, with the page's own start-up, a site whose network blocks UDP
-// is told within 15 s or so of opening the page; ICE on a working path, even a 600 ms
-// satellite round trip, connects in a few seconds.
+// 10 s from its offer so that, with the page's own start-up, a site whose network blocks UDP
+// is told within 13 s or so of opening the page (20 s on a loaded two-core machine); ICE on a
+// working path, even a 600 ms satellite round trip or TURN over TLS, connects in a few seconds.
 export const WS_TIMEOUT_MS = 15000;
-export const ICE_TIMEOUT_MS = 12000;
+export const ICE_TIMEOUT_MS = 10000;
+// How often the page measures its links and reports them (`quality`): the server's layer
+// choice for a weak site follows within a few reports (issue 12).
+export const MEASURE_MS = 2000;
 
 // A failure with a code the page explains (problems.js): "ws" (the media server's WebSocket
 // cannot be reached), "ice" (connected, but media (UDP) cannot pass), else "error".
@@ -100,9 +105,12 @@ export class Media extends EventTarget {
     this.sub = null;
     this.screen = null;
     this.publishers = new Map(); // feed -> streams [{type, mid, ...}]
-    this.want = new Map(); // feed -> {audio, video, substream}
+    this.want = new Map(); // feed -> {audio, video, substream, temporal, send}
     this.subscribed = new Map(); // subscriber mid -> {feed, feedMid, type}
-    this.substreams = new Map(); // subscriber mid -> substream asked
+    this.substreams = new Map(); // subscriber mid -> the layer last asked (plan.js layerKey)
+    this.mainFeed = null; // the feed the page shows as its main picture (linkstats.js)
+    this.uplink = null; // the cap on what this page sends (uplink.js)
+    this.measureDown = true; // measure the subscriber too (HQ's console reports no downlink)
     this.feedStreams = new Map(); // feed -> MediaStream shown by the page
     this.midTracks = new Map(); // subscriber mid -> remote track
     this.switches = 0; // subscriptions moved with `switch` (shown to operators' debugging)
@@ -134,7 +142,7 @@ export class Media extends EventTarget {
     }
     this.session = session;
     await this.publishCamera();
-    this.statsTimer = setInterval(() => this.measure(), 5000);
+    this.statsTimer = setInterval(() => this.measure().catch(() => {}), MEASURE_MS);
   }
 
   // Our own getUserMedia, so that a missing, blocked or busy device is named, not thrown.
@@ -217,6 +225,38 @@ export class Media extends EventTarget {
     if (this.iceOk) return;
     this.iceOk = true;
     this.dispatchEvent(new CustomEvent("connected"));
+  }
+
+  // The link was cut (the control socket's heartbeat): this session is given up at once,
+  // without a word to Janus over its WebSocket (stalled by the cut, it would pass nothing
+  // for a long while). `discard()`, once the link is back, ends it in Janus.
+  abandon() {
+    this.stopped = true;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.iceTimer);
+    this.iceArmed = false;
+    for (const handle of [this.pub, this.sub, this.screen]) handle?.hangup?.(false);
+    this.publishers.clear();
+    this.subscribed.clear();
+    this.substreams.clear();
+    this.midTracks.clear();
+    for (const feed of [...this.feedStreams.keys()]) this.dropFeed(feed);
+    for (const t of [this.tracks.audio, this.tracks.video]) t?.stop();
+  }
+
+  // After `abandon()`, the link back: claim the Janus session over a fresh WebSocket and
+  // destroy it, so Janus stops sending to the old PeerConnections now (the VideoRoom cannot
+  // kick a subscriber) instead of when its session times out. Best effort.
+  discard() {
+    const session = this.session;
+    this.session = this.pub = this.sub = this.screen = null;
+    if (!session) return;
+    const destroy = () => session.destroy({ cleanupHandles: false, notifyDestroyed: false, success: () => {}, error: () => {} });
+    try {
+      session.reconnect({ success: destroy, error: () => {} });
+    } catch {
+      // the old session is left to Janus's session timeout
+    }
   }
 
   async stop() {
@@ -303,7 +343,9 @@ export class Media extends EventTarget {
     }
     if (msg.videoroom !== "event") return;
     if (msg.publishers) this.addPublishers(msg.publishers);
-    const gone = msg.unpublished ?? msg.leaving;
+    // Janus names a publisher that went as unpublished, leaving, or kicked (by the server:
+    // a site no longer connected, an impostor); a kicked one missed here stayed listed.
+    const gone = msg.unpublished ?? msg.leaving ?? msg.kicked;
     if (gone && gone !== "ok") {
       this.publishers.delete(gone);
       this.dropFeed(gone);
@@ -426,7 +468,13 @@ export class Media extends EventTarget {
         await this.reconcileOnce();
       } while (this.dirty);
     } catch (err) {
-      this.dispatchEvent(new CustomEvent("problem", { detail: String(err.message || err) }));
+      if (feedGone(err)) {
+        // A publisher re-joined under fresh ids (or left) just before our request: the
+        // next state names what to receive; nothing for the operator to do.
+        this.dirty = true;
+      } else {
+        this.dispatchEvent(new CustomEvent("problem", { detail: String(err.message || err) }));
+      }
     } finally {
       this.updating = false;
     }
@@ -463,9 +511,15 @@ export class Media extends EventTarget {
       if (jsep) await this.answerSub(jsep);
     }
     // Layers: ask Janus for the simulcast layer the policy wants (a switch brings a keyframe).
+    // The layer the policy wants, or the site's link allows (plan.js withLink): substream and
+    // temporal layer per m-line, and `send: false` to pause a video on sound only — its
+    // track stays, so the <video> keeps its last picture.
     const configure = layers(wantedTargets, this.subscribed, this.substreams);
-    for (const { mid, substream } of configure) this.substreams.set(mid, substream);
-    if (configure.length && this.sub) this.sub.send({ message: { request: "configure", streams: configure } });
+    for (const { mid, key } of configure) this.substreams.set(mid, key);
+    if (configure.length && this.sub) {
+      const streams = configure.map(({ key, ...stream }) => stream);
+      this.sub.send({ message: { request: "configure", streams } });
+    }
   }
 
   async subscribeFirst(streams) {
@@ -479,7 +533,9 @@ export class Media extends EventTarget {
         if (!taken && jsep && this.sub) {
           this.answerSub(jsep).catch((err) => this.dispatchEvent(new CustomEvent("problem", { detail: String(err) })));
         }
-        if (!taken && msg.error_code) this.dispatchEvent(new CustomEvent("problem", { detail: msg.error }));
+        if (!taken && msg.error_code && !feedGone({ code: msg.error_code, message: msg.error })) {
+          this.dispatchEvent(new CustomEvent("problem", { detail: msg.error }));
+        }
       },
       onremotetrack: (track, mid, on) => this.onRemoteTrack(track, mid, on),
       webrtcState: (up) => {
@@ -564,25 +620,63 @@ export class Media extends EventTarget {
 
   // --- connection quality ----------------------------------------------------------------
 
+  // Every MEASURE_MS: the uplink (publisher: round trip, loss reported by Janus, kbit/s
+  // sent) and what arrives (subscriber: linkstats.js `down`). Dispatches "quality" with
+  // {rtt, loss, kbps, down, interval_ms} — the page sends it to the server as it is.
   async measure() {
-    const pc = this.pub?.webrtcStuff?.pc;
-    if (!pc) return;
-    const stats = await pc.getStats();
-    let rtt = null;
-    let bytes = 0;
-    let lost = null;
-    stats.forEach((r) => {
-      if (r.type === "candidate-pair" && r.nominated && r.currentRoundTripTime !== undefined) rtt = r.currentRoundTripTime * 1000;
-      if (r.type === "outbound-rtp") bytes += r.bytesSent || 0;
-      if (r.type === "remote-inbound-rtp" && r.fractionLost !== undefined) lost = Math.max(lost ?? 0, r.fractionLost * 100);
-    });
+    const pubPc = this.pub?.webrtcStuff?.pc;
+    const subPc = this.measureDown ? this.sub?.webrtcStuff?.pc : null;
+    if (!pubPc && !subPc) return;
+    const [pubStats, subStats] = await Promise.all([pubPc?.getStats().catch(() => null), subPc?.getStats().catch(() => null)]);
     const now = performance.now();
-    const kbps = this.lastBytes !== undefined ? ((bytes - this.lastBytes) * 8) / (now - this.lastAt) : null;
+    const intervalMs = this.lastAt !== undefined ? Math.round(now - this.lastAt) : null;
+    let bytes = null;
+    let lost = null;
+    pubStats?.forEach((r) => {
+      if (r.type === "outbound-rtp") bytes = (bytes ?? 0) + (r.bytesSent || 0);
+      if (r.type === "remote-inbound-rtp" && Number.isFinite(r.fractionLost)) lost = Math.max(lost ?? 0, r.fractionLost * 100);
+    });
+    const kbps = bytes != null && this.lastBytes != null && intervalMs > 0 ? Math.max(0, ((bytes - this.lastBytes) * 8) / intervalMs) : null;
     this.lastBytes = bytes;
     this.lastAt = now;
-    const quality = { rtt, loss: lost, kbps };
+    const rtt = roundTrip(pubStats) ?? roundTrip(subStats);
+    const main = this.mainVideoMid();
+    const down = subStats && this.lastSubStats && intervalMs > 0
+      ? downStats(this.lastSubStats, subStats, intervalMs, { mainMid: main, mainTrackId: main != null ? this.midTracks.get(main)?.id ?? null : null })
+      : { ...EMPTY_DOWN };
+    this.lastSubStats = subStats;
+    const quality = { rtt, loss: lost, kbps: kbps == null ? null : Math.round(kbps), down, interval_ms: intervalMs ?? MEASURE_MS };
     this.dispatchEvent(new CustomEvent("quality", { detail: quality }));
+    if (pubPc) await this.capUplink(pubPc, { loss: lost, kbps: quality.kbps, available: availableOutgoing(pubStats) }, now);
   }
+
+  // The subscriber m-line of the main picture's video (null: not received).
+  mainVideoMid() {
+    if (this.mainFeed == null) return null;
+    for (const [mid, info] of this.subscribed) if (info.feed === this.mainFeed && info.type === "video") return mid;
+    return null;
+  }
+
+  // A weak uplink: stop sending the top simulcast layer until it has been clean a while
+  // (uplink.js); Janus drops the subscribers of that layer to the next one (`fallback`).
+  async capUplink(pc, sample, now) {
+    const before = this.uplink?.capped ?? false;
+    this.uplink = uplinkCap(this.uplink, sample, now);
+    if (this.uplink.capped === before && !this.uplinkDirty) return;
+    const sender = pc.getSenders().find((x) => x.track?.kind === "video");
+    if (!sender) return;
+    try {
+      this.uplinkDirty = !(await capSender(sender, this.uplink.capped));
+    } catch {
+      this.uplinkDirty = true; // try again on the next report
+    }
+    this.dispatchEvent(new CustomEvent("uplinkcap", { detail: { capped: this.uplink.capped } }));
+  }
+}
+
+// Janus VideoRoom 428 (no such feed, participant or mid): what we asked for has just gone.
+export function feedGone(err) {
+  return err?.code === 428 || /no such (feed|mid)/i.test(String(err?.message || ""));
 }
 
 // A label for a measured link: good / fair / poor, as the wall and the room page show it.
@@ -629,6 +723,16 @@ export class MediaKeeper extends EventTarget {
   constructor(control, display, { makeMedia = (name) => new Media(name) } = {}) {
     super();
     this.control = control;
+    // The control link lost (heartbeat, control.js): the media session goes at once and a
+    // fresh one starts the moment the link is back, without back-off (issue 12, item 6).
+    this.suspended = false;
+    this.abandoned = null;
+    this.silentShown = false;
+    control.addEventListener?.("status", (e) => {
+      if (e.detail === "lost") this.linkSilent();
+      else if (e.detail === "connected") this.linkBack();
+    });
+    control.addEventListener?.("gaveup", () => this.linkLost());
     this.display = display;
     this.makeMedia = makeMedia;
     this.media = null;
@@ -658,7 +762,7 @@ export class MediaKeeper extends EventTarget {
 
   async ensure() {
     // `media` is set at once, so one session at a time; a failed one stays until its retry.
-    if (this.media || this.timer) return;
+    if (this.media || this.timer || this.suspended) return;
     const m = this.makeMedia(this.display());
     m.devices = { ...this.devices };
     this.media = m;
@@ -684,6 +788,48 @@ export class MediaKeeper extends EventTarget {
     } catch (err) {
       if (this.media === m) this.fail(err.code || "error", err.message || String(err));
     }
+  }
+
+  // The control link is silent: the badge says the connection is lost (not "sending"),
+  // the session is kept — the link may come back in a moment.
+  linkSilent() {
+    if (!this.media || this.failure) return;
+    this.silentShown = true;
+    this.setFailure("lost");
+  }
+
+  // The control link given up: the server drops a silent site and Janus kicks its feeds, so
+  // nothing of this session is worth keeping, and its Janus socket is stalled by the cut.
+  linkLost() {
+    if (this.suspended) return;
+    const m = this.media;
+    if (!m && !this.timer) return; // nothing was running (the meeting is not live)
+    this.suspended = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.stableTimer);
+    this.timer = null;
+    this.media = null;
+    if (m) {
+      m.abandon();
+      this.abandoned = m;
+    }
+    this.failMessage = "";
+    this.retryAt = null;
+    this.setFailure("lost");
+    this.dispatchEvent(new CustomEvent("stopped"));
+  }
+
+  linkBack() {
+    if (this.silentShown) {
+      this.silentShown = false;
+      if (!this.suspended && !this.timer && this.failure === "lost") this.setFailure(null);
+    }
+    if (!this.suspended) return;
+    this.suspended = false;
+    this.attempt = 0;
+    this.abandoned?.discard();
+    this.abandoned = null;
+    if (this.live) this.ensure();
   }
 
   succeeded() {

@@ -4,16 +4,50 @@
 // (tests/js/plan.test.mjs).
 
 // The streams to receive now: wanted ∩ actually published.
-// want: Map feed -> {audio, video, substream}; publishers: Map feed -> [{mid, type}].
-// Returns Map "feed:mid" -> {feed, mid, type, substream}.
+// want: Map feed -> {audio, video, substream, temporal?, send?}; publishers: Map feed ->
+// [{mid, type}]. Returns Map "feed:mid" -> {feed, mid, type, substream, temporal, send}.
+// `send` false keeps a video m-line subscribed but paused (sound only, issue 12).
 export function targets(want, publishers) {
   const out = new Map();
   for (const [feed, w] of want) {
     for (const s of publishers.get(feed) || []) {
       if ((s.type === "audio" && w.audio) || (s.type === "video" && w.video)) {
-        out.set(`${feed}:${s.mid}`, { feed, mid: s.mid, type: s.type, substream: w.substream });
+        out.set(`${feed}:${s.mid}`, {
+          feed,
+          mid: s.mid,
+          type: s.type,
+          substream: w.substream,
+          temporal: w.temporal ?? 2,
+          send: s.type === "audio" || w.send !== false, // sound is never paused
+        });
       }
     }
+  }
+  return out;
+}
+
+const layerIndex = (x) => (Number.isInteger(x) && x >= 0 && x <= 2 ? x : null);
+
+// A site page's own entry in the state's `links` (the server's choice for its link, issue
+// 12) applied to what the policy wants: every video it receives (main source, floor,
+// screen) at the entry's substream and temporal layer — never above what the policy asked —
+// and paused (`send` false) when the entry says no video. No entry: unchanged (high layer).
+export function withLink(want, link) {
+  if (!link) return want;
+  const substream = layerIndex(link.substream);
+  const temporal = layerIndex(link.temporal);
+  const out = new Map();
+  for (const [feed, w] of want) {
+    if (!w.video) {
+      out.set(feed, w);
+      continue;
+    }
+    out.set(feed, {
+      ...w,
+      substream: substream == null ? w.substream : Math.min(w.substream, substream),
+      temporal: temporal ?? w.temporal ?? 2,
+      send: link.video !== false,
+    });
   }
   return out;
 }
@@ -55,16 +89,35 @@ export function plan(wantedTargets, subscribed, { hasSubscriber = true } = {}) {
   };
 }
 
-// Simulcast layers to ask for: video m-lines whose wanted substream differs from the one
-// last asked (`asked`: Map subMid -> substream). Returns [{mid, substream}].
+// The VideoRoom subscriber `configure` streams to send: video m-lines whose wanted layer
+// (substream, temporal) or pause (`send`) differs from what was last asked for them.
+// `asked`: Map subMid -> the key layerKey() gave when it was last asked; it names the feed
+// too, so an m-line moved to another feed (switch, update) is asked again. Returns
+// [{mid, substream, temporal, send?, key}] — `key` to remember in `asked`, not for Janus.
+// `send` is there only to pause (false) or to resume a paused m-line (true): Janus asks the
+// publisher for a keyframe on every `send: true` (janus_videoroom.c, configure), a cost a
+// weak link does not need twice. A `switch` resumes by itself (it resets send and layers).
 export function layers(wantedTargets, subscribed, asked) {
   const out = [];
   for (const [mid, info] of subscribed) {
     if (info.type !== "video") continue;
     const t = wantedTargets.get(`${info.feed}:${info.feedMid}`);
-    if (t && asked.get(mid) !== t.substream) out.push({ mid, substream: t.substream });
+    if (!t) continue;
+    const temporal = t.temporal ?? 2;
+    const send = t.send !== false;
+    const key = layerKey(info, t.substream, temporal, send);
+    const before = asked.get(mid);
+    if (before === key) continue;
+    const stream = { mid, substream: t.substream, temporal };
+    const wasPaused = before !== undefined && before.startsWith(`${info.feed}:${info.feedMid}/`) && before.endsWith("/off");
+    if (!send || wasPaused) stream.send = send;
+    out.push({ ...stream, key });
   }
   return out;
+}
+
+export function layerKey(info, substream, temporal, send) {
+  return `${info.feed}:${info.feedMid}/${substream}/${temporal}/${send ? "on" : "off"}`;
 }
 
 function splitKey(key) {

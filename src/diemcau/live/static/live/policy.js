@@ -4,8 +4,15 @@
 
 export const CAMERA = 1;
 export const SCREEN = 2;
-export const feedOf = (siteId, slot = CAMERA) => siteId * 10 + slot;
-export const siteOfFeed = (feed) => Math.floor(feed / 10);
+
+// Feed ids are random, issued by the server to each connection (docs/live.md#feeds): the
+// state names a site's camera once the server has applied its mute to it (`feeds`), and
+// the shared screen's feed with the share. null: nothing to subscribe to (yet).
+export function feedOf(state, siteId, slot = CAMERA) {
+  if (!state || siteId == null) return null;
+  if (slot === SCREEN) return state.screen && state.screen.site === siteId ? state.screen.feed ?? null : null;
+  return state.feeds?.[String(siteId)] ?? null;
+}
 
 // Returns Map feed -> {audio, video, substream (0 lowest .. 2 highest simulcast layer)}.
 export function wanted(state, you, { enlarged = null } = {}) {
@@ -15,7 +22,8 @@ export function wanted(state, you, { enlarged = null } = {}) {
   const add = (siteId, { substream = 0, video = true, slot = CAMERA } = {}) => {
     if (siteId == null || (siteId === you.site && slot === CAMERA)) return;
     if (siteId === you.site && slot === SCREEN) return;
-    const feed = feedOf(siteId, slot);
+    const feed = feedOf(state, siteId, slot);
+    if (feed == null) return;
     const prev = want.get(feed) || { audio: false, video: false, substream: 0 };
     want.set(feed, {
       audio: prev.audio || (slot === CAMERA && open.has(siteId)),

@@ -2,7 +2,11 @@
 // operator. Opened from the site's join link; no password.
 
 import { Control } from "./control.js";
+import { pageLanguage } from "./format.js";
+import { linkHealth, linkOf, siteBadge, soundOnly } from "./linkbadge.js";
+import { follow } from "./linkstats.js";
 import { MediaKeeper, grade } from "./media.js";
+import { withLink } from "./plan.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
 import { mediaBadge, pageProblem, problemContext } from "./problems.js";
 import { $, h, number, play, renderChat, renderProblem, setBadge, show, toast } from "./ui.js";
@@ -25,8 +29,14 @@ function setConnection(text, kind) {
 }
 
 control.addEventListener("status", (e) => {
-  if (e.detail === "reconnecting") setConnection(gettext("Reconnecting to the server…"), "bad");
+  $("#connection").dataset.status = e.detail;
+  if (e.detail === "lost") setConnection(gettext("Connection lost: reconnecting…"), "bad");
+  else if (e.detail === "reconnecting") setConnection(gettext("Reconnecting to the server…"), "bad");
   else if (e.detail === "refused") setConnection(gettext("This page may no longer join: open your site's join link again."), "bad");
+  else if (e.detail === "revoked") setConnection(gettext("This join link no longer works: it was replaced, it expired or your site was withdrawn. Ask HQ for the current link."), "bad");
+  else if (e.detail === "ended") setConnection(gettext("The meeting has ended. You can close this page."), "good");
+  // Closed by the server: the camera and microphone are let go.
+  if (e.detail === "revoked" || e.detail === "ended" || e.detail === "refused") keeper.follow(false);
   else if (e.detail === "connected") setConnection(gettext("Connected"), "good");
 });
 control.addEventListener("problem", (e) => toast(e.detail, "error"));
@@ -92,20 +102,75 @@ function render() {
   if (roll && roll.open) {
     $("#rollcall-title").textContent = interpolate(gettext("Roll call no. %s: how many delegates are in your room?"), [roll.number]);
     const answered = roll.answers[String(you.site)];
+    const held = (roll.held || {})[String(you.site)];
     $("#rollcall-answered").textContent =
-      answered !== undefined ? interpolate(gettext("Sent: %s delegates present. You may correct it."), [number(answered)]) : "";
+      held !== undefined
+        ? interpolate(gettext("Sent: %s delegates present. That is far more than your site expects: HQ must confirm it before it counts. Correct it if it was a mistake."), [number(held)])
+        : answered !== undefined
+          ? interpolate(gettext("Sent: %s delegates present. You may correct it."), [number(answered)])
+          : "";
     const input = $("#rollcall-count");
     if (!input.dataset.touched) input.value = answered ?? me?.expected ?? 0;
   }
   renderVote(state, you);
   renderChat($("#chat-log"), state.chat, sites);
-  // Media follows the meeting.
+  renderLink(state, you);
+  // Media follows the meeting, at the layers the server chose for this site's link
+  // (`links`, docs/live.md): every picture it receives, paused on sound only.
   keeper.follow(state.meeting.status === "live");
-  keeper.media?.setWanted(wanted(state, you));
+  keeper.media?.setWanted(withLink(wanted(state, you), linkOf(state, you.site)));
   placeStreams();
 }
 
+// --- the site's link (issue 12) ----------------------------------------------------------
+
+let lastQuality = null; // the last report this page sent
+let health = null; // how long the main picture stood still and sound was missing (linkstats.js)
+let uplinkCapped = false;
+
+// Sound only: the last picture stays (a paused track keeps its frame) with a notice over
+// it; the weak-link-mode switch shows what the server holds.
+function renderLink(state, you) {
+  const link = linkOf(state, you.site);
+  show($("#weak-notice"), soundOnly(link) && state.main_source !== you.site);
+  const box = $("#weak-mode");
+  if (box && !box.dataset.pending) box.checked = link?.by === "weak_mode";
+  renderQuality();
+}
+
+// The badge says what arrives: frozen, no sound, sound only or a lower layer, before the
+// uplink's grade (linkbadge.js).
+function renderQuality() {
+  const state = control.state;
+  const you = control.you;
+  if (!state || !you) return;
+  const link = linkOf(state, you.site);
+  const q = lastQuality;
+  const videoExpected = state.main_source !== you.site && feedOf(state, state.main_source) != null;
+  const el = $("#quality");
+  if (!q && !link) {
+    // Nothing measured yet, nothing decided: no badge (as before the first report).
+    el.textContent = "";
+    el.className = "quality unknown";
+    el.dataset.health = "unknown";
+    return;
+  }
+  const code = linkHealth(health, link, { videoExpected });
+  const [text, kind] = siteBadge(code, link, { grade: q ? grade(q) : "unknown", rtt: q?.rtt ?? null, lang: pageLanguage() });
+  el.className = `quality ${kind}`;
+  el.dataset.health = code;
+  el.textContent = text;
+  el.title = uplinkCapped ? gettext("Your upload is weak: the page sends a smaller picture until it recovers.") : "";
+}
+
+// Whether this page receives someone's sound now (then its absence is worth saying).
+function audioExpected(media) {
+  for (const t of media.targets().values()) if (t.type === "audio") return true;
+  return false;
+}
+
 let shownVote = null;
+const castHere = new Set();
 
 function renderVote(state, you) {
   const vote = state.vote;
@@ -113,7 +178,9 @@ function renderVote(state, you) {
   show($("#vote"), !!vote);
   if (!vote) return;
   $("#vote-title").textContent = interpolate(gettext("Vote no. %s: %s"), [vote.number, vote.text]);
-  const voted = vote.voted.includes(you.site);
+  // A secret ballot does not say who has voted: the page knows from its own reply, or
+  // from its snapshot after a reload.
+  const voted = vote.voted ? vote.voted.includes(you.site) : you.voted === vote.id || castHere.has(vote.id);
   const r = vote.result;
   if (!vote.open) {
     show($("#vote-choices"), false);
@@ -132,7 +199,7 @@ function renderVote(state, you) {
   if (shownVote === vote.id) return;
   shownVote = vote.id;
   $("#vote-choices").replaceChildren(
-    ...vote.options.map((o) => h("button", { class: "big", type: "button", dataset: { option: o }, onclick: () => act("vote.cast", { choice: o }, gettext("Vote sent.")) }, o)),
+    ...vote.options.map((o) => h("button", { class: "big", type: "button", dataset: { option: o }, onclick: () => castVote(vote.id, { choice: o }) }, o)),
   );
   const present = (state.roll_call?.answers || {})[String(you.site)];
   $("#vote-counts").replaceChildren(
@@ -146,8 +213,15 @@ $("#vote-counts").addEventListener("submit", (e) => {
   e.preventDefault();
   const counts = {};
   for (const input of e.target.querySelectorAll("input")) counts[input.name] = Number(input.value);
-  act("vote.cast", { counts }, gettext("Vote sent."));
+  castVote(control.state.vote.id, { counts });
 });
+
+async function castVote(voteId, payload) {
+  if (await act("vote.cast", payload, gettext("Vote sent."))) {
+    castHere.add(voteId);
+    render();
+  }
+}
 
 for (const form of document.querySelectorAll(".ack-form")) {
   form.addEventListener("submit", async (e) => {
@@ -167,9 +241,9 @@ function placeStreams() {
   if (!media || !control.state) return;
   const state = control.state;
   const want = [
-    ["#main-video", feedOf(state.main_source)],
-    ["#floor-video", state.floor ? feedOf(state.floor.site) : null],
-    ["#screen-video", state.screen ? feedOf(state.screen.site, SCREEN) : null],
+    ["#main-video", feedOf(state, state.main_source)],
+    ["#floor-video", state.floor ? feedOf(state, state.floor.site) : null],
+    ["#screen-video", state.screen ? feedOf(state, state.screen.site, SCREEN) : null],
   ];
   for (const [selector, feed] of want) {
     const video = $(selector);
@@ -178,6 +252,11 @@ function placeStreams() {
     if (stream) play(video, stream);
     else video.srcObject = null;
   }
+  // The picture whose frames linkstats.js counts.
+  // None while this site is on sound only: a paused picture is not a frozen one (and a
+  // "frozen" report would keep the site from ever climbing back).
+  const paused = state.links?.[String(control.you.site)]?.video === false;
+  media.mainFeed = state.main_source === control.you.site || paused ? null : feedOf(state, state.main_source);
   show($("#screen-box"), !!state.screen && state.screen.site !== control.you.site && !!$("#screen-video").srcObject);
   // The main source is this site itself (e.g. an award ceremony held here): show self.
   if (state.main_source === control.you.site && selfStream) play($("#main-video"), selfStream);
@@ -201,18 +280,20 @@ keeper.addEventListener("created", (e) => {
   m.addEventListener("feed", placeStreams);
   m.addEventListener("feedgone", placeStreams);
   m.addEventListener("published", renderMedia);
+  health = null;
+  lastQuality = null;
+  uplinkCapped = false;
   m.addEventListener("quality", (ev) => {
     const q = ev.detail;
-    control.send("quality", q);
-    const g = grade(q);
-    const el = $("#quality");
-    el.className = `quality ${g}`;
-    el.textContent = {
-      good: gettext("Link: good"),
-      fair: gettext("Link: fair"),
-      poor: gettext("Link: poor"),
-      unknown: gettext("Link: measuring…"),
-    }[g] + (q.rtt != null ? ` · ${Math.round(q.rtt)} ms` : "");
+    // {rtt, loss, kbps, down, interval_ms}: the server chooses this site's layers from it.
+    control.send("quality", q).catch(() => {});
+    lastQuality = q;
+    health = follow(health, q.down, q.interval_ms, { audioExpected: audioExpected(m) });
+    renderQuality();
+  });
+  m.addEventListener("uplinkcap", (ev) => {
+    uplinkCapped = ev.detail.capped;
+    renderQuality();
   });
   m.addEventListener("problem", (ev) => toast(ev.detail, "error"));
 });
@@ -223,7 +304,11 @@ keeper.addEventListener("started", (e) => {
   fillDevices();
 });
 keeper.addEventListener("failed", renderMedia);
-keeper.addEventListener("stopped", renderMedia);
+keeper.addEventListener("stopped", () => {
+  lastQuality = health = null; // a stale report says nothing of the next session
+  renderMedia();
+  renderQuality();
+});
 keeper.addEventListener("change", () => {
   renderMedia();
   reportMedia();
@@ -260,8 +345,10 @@ async function act(type, payload, done) {
   try {
     await control.send(type, payload);
     if (done) toast(done, "success");
+    return true;
   } catch (err) {
     toast(err.message, "error");
+    return false;
   }
 }
 
@@ -275,6 +362,16 @@ $("#cam-btn").addEventListener("click", () => {
   renderMedia();
 });
 $("#media-retry").addEventListener("click", () => keeper.retryDevices());
+// Weak link mode: the site asks for the lower layers itself until it turns it off.
+$("#weak-mode").addEventListener("change", async (e) => {
+  const box = e.target;
+  const on = box.checked;
+  box.dataset.pending = "1";
+  const done = await act("link.weak", { on }, on ? gettext("Weak link mode on: sound first.") : gettext("Weak link mode off."));
+  delete box.dataset.pending;
+  // Refused: back to what the server holds (accepted: its `links` event says the same).
+  if (!done && control.state) renderLink(control.state, control.you);
+});
 $("#floor-request-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act("floor.request", { topic: $("#floor-topic").value }, gettext("Request sent: wait for the chair."));

@@ -178,6 +178,20 @@ def launch(
     return browser
 
 
+@contextlib.contextmanager
+def visiting(bed: Bed, playwright: Any, where: str, **options: Any) -> Iterator[Any]:
+    """A page in a Chromium of its own in host `where`, closed (browser and all) however the
+    test ends: a failed test must not leave a page publishing its camera on the two cores
+    while the rest of the module measures."""
+    browser = launch(bed, playwright, where, **options)
+    try:
+        yield new_page(browser)
+    finally:
+        for key in [k for k, v in bed.browsers.items() if v is browser]:
+            del bed.browsers[key]
+        browser.close()
+
+
 def snap(page: Any, name: str) -> None:
     """Keep a picture of the page when DIEMCAU_TEST_SHOTS names a folder (for people)."""
     folder = os.environ.get("DIEMCAU_TEST_SHOTS")
@@ -233,11 +247,10 @@ def test_http_join_link_continues_to_https_once_the_browser_trusts_the_ca(
     bed: Bed, playwright: Any
 ) -> None:
     meeting = bed
-    page = new_page(launch(bed, playwright, "A"))
-    page.goto(f"http://{meeting.net.server.ip}{meeting.links['A']}")
-    page.wait_for_url(f"https://{meeting.net.server.ip}{meeting.links['A']}", timeout=15000)
-    page.wait_for_selector("#meeting-status")
-    page.context.close()
+    with visiting(bed, playwright, "A") as page:
+        page.goto(f"http://{meeting.net.server.ip}{meeting.links['A']}")
+        page.wait_for_url(f"https://{meeting.net.server.ip}{meeting.links['A']}", timeout=15000)
+        page.wait_for_selector("#meeting-status")
 
 
 def test_a_pc_that_does_not_trust_the_ca_installs_it_from_ca_and_then_joins_with_camera(
@@ -365,41 +378,42 @@ def test_a_site_that_can_reach_only_tcp_joins_through_turn_over_tls(
     try:
         assert not site.can_connect_tcp(server, 3478)
         assert site.can_connect_tcp(server, 5349)
-        page = new_page(launch(meeting, playwright, "D"))
-        page.goto(meeting.url + meeting.links["D"])
-        page.wait_for_selector("#meeting-status")
-        started = time.monotonic()
-        page.wait_for_selector("#media-status.good", timeout=20000)
-        took = time.monotonic() - started
-        print(f"TURN/TLS: sending picture and sound {took:.1f} s after the page loaded")
-        assert took < 10, f"joined through TURN/TLS only after {took:.1f} s"
-        assert relay_protocols(page, "pub") == {"tls"}
-        hq, a, b = meeting.pages["HQ"], meeting.pages["A"], meeting.pages["B"]
-        # D's picture and sound reach HQ and the other sites: D takes the floor.
-        page.fill("#floor-topic", "Ý kiến từ Quảng Trị")
-        page.click("#floor-request-btn")
-        hq.wait_for_selector("#queue li .grant")
-        hq.click("#queue li .grant")
-        feed_d = named_feed(meeting, "D")
-        wait_until(partial(shows_feed, b, "#floor-video", feed_d), what="D beside main at B")
-        wait_until(partial(frames_advance, b, "#floor-video"), what="D's picture moves at B")
-        wait_until(partial(audio_arrives, b), what="D's sound arrives at B")
-        tile_d = f".tile[data-site='{meeting.sites['D']}'] video"
-        wait_until(partial(frames_advance, hq, tile_d), what="D's picture moves on HQ's wall")
-        # And theirs reach D, through the relay as well: the main source, then A on the floor.
-        wait_until(partial(frames_advance, page, "#main-video"), what="the main source moves at D")
-        a.fill("#floor-topic", "Đồng Nai bổ sung")
-        a.click("#floor-request-btn")
-        hq.wait_for_selector("#queue li .grant")
-        hq.click("#queue li .grant")
-        feed_a = named_feed(meeting, "A")
-        wait_until(partial(shows_feed, page, "#floor-video", feed_a), what="A beside main at D")
-        wait_until(partial(frames_advance, page, "#floor-video"), what="A's picture moves at D")
-        wait_until(partial(audio_arrives, page), what="A's sound arrives at D")
-        assert relay_protocols(page, "sub") == {"tls"}
-        snap(page, "site-turn-tls")
-        hq.click("#take-back")
-        page.context.close()
+        with visiting(meeting, playwright, "D") as page:
+            page.goto(meeting.url + meeting.links["D"])
+            page.wait_for_selector("#meeting-status")
+            started = time.monotonic()
+            page.wait_for_selector("#media-status.good", timeout=20000)
+            took = time.monotonic() - started
+            print(f"TURN/TLS: sending picture and sound {took:.1f} s after the page loaded")
+            assert took < 10, f"joined through TURN/TLS only after {took:.1f} s"
+            assert relay_protocols(page, "pub") == {"tls"}
+            hq, a, b = meeting.pages["HQ"], meeting.pages["A"], meeting.pages["B"]
+            # D's picture and sound reach HQ and the other sites: D takes the floor.
+            page.fill("#floor-topic", "Ý kiến từ Quảng Trị")
+            page.click("#floor-request-btn")
+            hq.wait_for_selector("#queue li .grant")
+            hq.click("#queue li .grant")
+            feed_d = named_feed(meeting, "D")
+            wait_until(partial(shows_feed, b, "#floor-video", feed_d), what="D beside main at B")
+            wait_until(partial(frames_advance, b, "#floor-video"), what="D's picture moves at B")
+            wait_until(partial(audio_arrives, b), what="D's sound arrives at B")
+            tile_d = f".tile[data-site='{meeting.sites['D']}'] video"
+            wait_until(partial(frames_advance, hq, tile_d), what="D's picture moves on HQ's wall")
+            # And theirs reach D, through the relay as well: the main source, then A on the floor.
+            wait_until(
+                partial(frames_advance, page, "#main-video"), what="the main source moves at D"
+            )
+            a.fill("#floor-topic", "Đồng Nai bổ sung")
+            a.click("#floor-request-btn")
+            hq.wait_for_selector("#queue li .grant")
+            hq.click("#queue li .grant")
+            feed_a = named_feed(meeting, "A")
+            wait_until(partial(shows_feed, page, "#floor-video", feed_a), what="A beside main at D")
+            wait_until(partial(frames_advance, page, "#floor-video"), what="A's picture moves at D")
+            wait_until(partial(audio_arrives, page), what="A's sound arrives at D")
+            assert relay_protocols(page, "sub") == {"tls"}
+            snap(page, "site-turn-tls")
+            hq.click("#take-back")
     finally:
         site.restore()
 
@@ -414,12 +428,13 @@ def test_a_site_whose_media_ports_are_blocked_relays_over_turn_udp(
     site.block_ports(to=server, proto="tcp", ports="3478")
     site.block_ports(to=server, proto="tcp", ports="5349")
     try:
-        page = new_page(launch(meeting, playwright, "D"))
-        page.goto(meeting.url + meeting.links["D"])
-        page.wait_for_selector("#media-status.good", timeout=20000)
-        assert relay_protocols(page, "pub") == {"udp"}
-        wait_until(partial(frames_advance, page, "#main-video"), what="the main source moves at D")
-        page.context.close()
+        with visiting(meeting, playwright, "D") as page:
+            page.goto(meeting.url + meeting.links["D"])
+            page.wait_for_selector("#media-status.good", timeout=20000)
+            assert relay_protocols(page, "pub") == {"udp"}
+            wait_until(
+                partial(frames_advance, page, "#main-video"), what="the main source moves at D"
+            )
     finally:
         site.restore()
 
@@ -431,36 +446,37 @@ def test_a_site_whose_udp_and_turn_are_blocked_is_told_so_and_hq_sees_it(
     site.block_udp(to=server)
     site.block_ports(to=server, proto="tcp", ports="3478")
     site.block_ports(to=server, proto="tcp", ports="5349")
-    page = new_page(launch(meeting, playwright, "D"))
-    started = time.monotonic()
-    page.goto(meeting.url + meeting.links["D"])
-    page.wait_for_selector("#media-problem[data-code='ice']", timeout=25000)
-    took = time.monotonic() - started
-    # ICE gets 10 s from the first offer; the page's start-up comes before it: 13-15 s when
-    # this file runs alone, 20 s once in a full run on two loaded cores.
-    assert took < 25, f"the explanation came after {took:.1f} s"
-    print(f"UDP and TURN blocked explained after {took:.1f} s")
-    text = page.inner_text("#media-problem")
-    # What to open: UDP to the media ports, or else TCP to the relay's ports.
-    assert "UDP" in text and "40000-40999" in text and "3478, 5349" in text
-    # The header badge says it too, readably (never a blank badge).
-    badge = page.locator("#media-status")
-    assert "UDP" in badge.inner_text()
-    colours = badge.evaluate(
-        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
-    )
-    assert colours[0] != colours[1], colours
-    snap(page, "site-udp-blocked")
-    hq = meeting.pages["HQ"]
-    tile_d = f".tile[data-site='{meeting.sites['D']}'] [data-media]"
-    wait_until(
-        lambda: hq.get_attribute(tile_d, "data-media") == "ice",
-        timeout=15,
-        what="HQ's tile of D says UDP is blocked",
-    )
-    snap(hq, "hq-console")
-    site.restore()
-    page.context.close()
+    try:
+        with visiting(meeting, playwright, "D") as page:
+            started = time.monotonic()
+            page.goto(meeting.url + meeting.links["D"])
+            page.wait_for_selector("#media-problem[data-code='ice']", timeout=25000)
+            took = time.monotonic() - started
+            # ICE gets 10 s from the first offer; the page's start-up comes before it: 13-15 s when
+            # this file runs alone, 20 s once in a full run on two loaded cores.
+            assert took < 25, f"the explanation came after {took:.1f} s"
+            print(f"UDP and TURN blocked explained after {took:.1f} s")
+            text = page.inner_text("#media-problem")
+            # What to open: UDP to the media ports, or else TCP to the relay's ports.
+            assert "UDP" in text and "40000-40999" in text and "3478, 5349" in text
+            # The header badge says it too, readably (never a blank badge).
+            badge = page.locator("#media-status")
+            assert "UDP" in badge.inner_text()
+            colours = badge.evaluate(
+                "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+            )
+            assert colours[0] != colours[1], colours
+            snap(page, "site-udp-blocked")
+            hq = meeting.pages["HQ"]
+            tile_d = f".tile[data-site='{meeting.sites['D']}'] [data-media]"
+            wait_until(
+                lambda: hq.get_attribute(tile_d, "data-media") == "ice",
+                timeout=15,
+                what="HQ's tile of D says UDP is blocked",
+            )
+            snap(hq, "hq-console")
+    finally:
+        site.restore()
 
 
 # Frames of a <video> sampled every 100 ms for `seconds`, and the inbound audio's concealed
@@ -889,26 +905,26 @@ def test_a_revoked_page_that_keeps_its_media_stops_receiving_the_meeting(
     keeps its media session whatever it is told. The server closes its Janus socket through
     the gate (sfu/gate.py), Janus ends that session, and D receives nothing more."""
     show_main(meeting, "A")
-    page = new_page(launch(meeting, playwright, "D"))
-    page.goto(meeting.url + meeting.links["D"])
-    wait_until(partial(_moving, page, "#main-video"), timeout=40, what="A's picture at D")
-    page.evaluate(
-        "() => { const m = window.diemcau.media; window.kept = m;"
-        " m.stop = async () => {}; m.abandon = () => {}; m.discard = () => {}; }"
-    )
+    with visiting(meeting, playwright, "D") as page:
+        page.goto(meeting.url + meeting.links["D"])
+        wait_until(partial(_moving, page, "#main-video"), timeout=40, what="A's picture at D")
+        page.evaluate(
+            "() => { const m = window.diemcau.media; window.kept = m;"
+            " m.stop = async () => {}; m.abandon = () => {}; m.discard = () => {}; }"
+        )
 
-    def receiving() -> bool:
-        first = page.evaluate(KEPT_PACKETS)
-        page.wait_for_timeout(1000)
-        return bool(page.evaluate(KEPT_PACKETS) > first >= 0)
+        def receiving() -> bool:
+            first = page.evaluate(KEPT_PACKETS)
+            page.wait_for_timeout(1000)
+            return bool(page.evaluate(KEPT_PACKETS) > first >= 0)
 
-    assert receiving()
-    office = meeting.pages["HQ"].context.new_page()
-    office.on("dialog", lambda dialog: dialog.accept())
-    office.goto(f"{meeting.url}/meetings/{meeting.meeting}/")
-    office.click("form[action$='/sites/CSQT/revoke/'] button")
-    page.wait_for_selector("#connection[data-status='revoked']", timeout=10000)
-    started = time.monotonic()
-    wait_until(lambda: not receiving(), timeout=15, what="D receives nothing more")
-    print(f"revoked D stopped receiving {time.monotonic() - started:.1f} s after its page knew")
-    office.close()
+        assert receiving()
+        office = meeting.pages["HQ"].context.new_page()
+        office.on("dialog", lambda dialog: dialog.accept())
+        office.goto(f"{meeting.url}/meetings/{meeting.meeting}/")
+        office.click("form[action$='/sites/CSQT/revoke/'] button")
+        page.wait_for_selector("#connection[data-status='revoked']", timeout=10000)
+        started = time.monotonic()
+        wait_until(lambda: not receiving(), timeout=15, what="D receives nothing more")
+        print(f"revoked D stopped receiving {time.monotonic() - started:.1f} s after its page knew")
+        office.close()

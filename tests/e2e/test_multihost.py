@@ -495,6 +495,12 @@ SAMPLE_FRAMES = """async ([sel, seconds]) => {
   return { frames: out, concealed: a1[0] - a0[0], samples: a1[1] - a0[1] }; }"""
 
 
+# NACKs the page's subscriber sent for audio (sdp.js negotiates them; -1: no subscriber).
+AUDIO_NACKS = """async () => { const pc = window.diemcau.media?.sub?.webrtcStuff?.pc; if (!pc) return -1;
+  let n = 0; (await pc.getStats()).forEach(r => {
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.nackCount || 0; }); return n; }"""
+
+
 MEDIA_DEBUG = """async (sel) => { const v = document.querySelector(sel); const m = window.diemcau.media;
   const out = { video: v ? [v.videoWidth, v.videoHeight, v.dataset.feed, !!v.srcObject] : null,
     substreams: m ? [...(m.substreams || new Map()).entries()] : null, uplink: m?.uplink, inbound: [] };
@@ -569,7 +575,11 @@ def test_a_site_on_a_thin_link_is_stepped_down_and_its_picture_keeps_moving(
         sample = c.evaluate(SAMPLE_FRAMES, ["#main-video", 20])
         frozen = frozen_share(sample["frames"])
         concealed = sample["concealed"] / max(1, sample["samples"])
-        print(f"C on {links().get(site_c)}: frozen {frozen:.1%}, audio concealed {concealed:.2%}")
+        nacks = c.evaluate(AUDIO_NACKS)
+        print(
+            f"C on {links().get(site_c)}: frozen {frozen:.1%}, audio concealed {concealed:.2%},"
+            f" audio NACKs sent {nacks}"
+        )
         # The issue's target is 1 %: 0.0 % measured with this file alone, 1.0 % once in a
         # full make test (one 300 ms stall: five Chromiums and Janus on two cores). Before
         # the layer policy: 100 %.
@@ -587,12 +597,13 @@ def test_a_site_on_a_thin_link_is_stepped_down_and_its_picture_keeps_moving(
             )
         else:
             assert frozen < 0.03, f"C's picture frozen {frozen:.1%} of the time"
-        # Sound is not starved by video: concealment stays near the link's own 3 % random
-        # loss (the issue's 2 % needs FEC or RED that works through the SFU: Chrome's Opus
-        # turns in-band FEC on from the loss its own receiver reports, and Janus's leg to
-        # the sender loses nothing — measured 2.8 %; before the layer policy the picture
-        # froze and its queue took the sound down with it).
-        assert concealed < 0.04, f"C's audio concealed {concealed:.2%}"
+        # Sound is whole: audio NACK (sdp.js) lets Janus send lost audio again — measured
+        # 0.00-0.09 % concealed with this file alone, 2.13 % in the same run without it (the
+        # link's random 3 % less what Opus's in-band FEC saves: Chrome turns FEC on from its
+        # own receiver's loss, and Janus's leg from the sender loses nothing; Janus 1.1.2's
+        # VideoRoom has no RED). There is no delay line here: on a long round trip a
+        # retransmission may come too late for the jitter buffer.
+        assert concealed < 0.02, f"C's audio concealed {concealed:.2%}"
         # B, unshaped, stays on the high layer (a step for a stall of its own PC at most).
         assert links().get(site_b, {}).get("layer", "high") in ("high", "high_half_rate")
         assert frames_advance(b, "#main-video")
@@ -656,8 +667,9 @@ def test_a_site_at_250_then_100_kbits_keeps_its_sound_and_at_100_goes_to_sound_o
             assert c.locator("#weak-notice").is_visible()
         else:
             assert frozen < 0.03, f"C's picture frozen {frozen:.1%} at 250 kbit/s"
-        # The issue's target is 2 %; the link itself loses 3 % of the packets at random.
-        assert concealed < 0.04, f"C's audio concealed {concealed:.2%} at 250 kbit/s"
+        # The issue's target, 2 %, on a link that loses 3 % at random: audio NACK (sdp.js)
+        # sends the lost sound again (measured 0.00-0.15 %; 2.39 % without it).
+        assert concealed < 0.02, f"C's audio concealed {concealed:.2%} at 250 kbit/s"
         host.restore()
         host.limit_rate(100, direction="ingress")
         host.drop_random(3, direction="ingress")
@@ -669,7 +681,9 @@ def test_a_site_at_250_then_100_kbits_keeps_its_sound_and_at_100_goes_to_sound_o
         # The last picture stays (not a black box), with the notice over it.
         assert c.evaluate("document.querySelector('#main-video').videoWidth") > 0
         assert c.locator("#weak-notice").is_visible()
-        assert concealed < 0.04, f"C's audio concealed {concealed:.2%} on sound only"
+        # Measured 0.00 %; 3.12 % without audio NACK, and 5.7-6.5 % with it while sound only
+        # was left after 10 s to try a picture that did not fit (now 30 s: linkpolicy.py).
+        assert concealed < 0.02, f"C's audio concealed {concealed:.2%} on sound only"
     finally:
         host.restore()
     wait_until(lambda: not link(), timeout=120, what="C back on the high layer")
@@ -704,9 +718,14 @@ def test_the_floor_given_to_a_site_on_a_thin_uplink_is_seen_without_long_freezes
         )
         a.wait_for_timeout(5000)  # Janus's subscribers on the layer that arrives
         tile_b = f".tile[data-site='{meeting.sites['B']}'] video"
-        at_a = longest_freeze_ms(a.evaluate(SAMPLE_FRAMES, ["#floor-video", 20])["frames"])
+        sample_a = a.evaluate(SAMPLE_FRAMES, ["#floor-video", 20])
+        at_a = longest_freeze_ms(sample_a["frames"])
         at_hq = longest_freeze_ms(hq.evaluate(SAMPLE_FRAMES, [tile_b, 15])["frames"])
-        print(f"B's floor on a thin uplink: longest freeze at A {at_a} ms, at HQ {at_hq} ms")
+        concealed = sample_a["concealed"] / max(1, sample_a["samples"])
+        print(
+            f"B's floor on a thin uplink: longest freeze at A {at_a} ms, at HQ {at_hq} ms;"
+            f" sound concealed at A {concealed:.2%}"
+        )
         assert at_a <= 1000 and at_hq <= 1000, (at_a, at_hq)
     finally:
         host.restore()

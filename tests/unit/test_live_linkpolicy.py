@@ -142,12 +142,23 @@ def test_ten_seconds_of_clean_reports_step_up_one_rung() -> None:
 
 
 def test_it_climbs_back_to_high_a_rung_every_4_s_once_the_first_step_held() -> None:
-    """From sound only to the high layer within 30 s of the link's return (issue 12)."""
-    link = Link(layer="audio").for_seconds(GOOD, 120)
-    assert link.layers() == list(reversed(LADDER[:-1]))
+    """From the low layer (where 500 kbit/s puts a site) to the high layer within 30 s of the
+    link's return (issue 12)."""
+    link = Link(layer="low").for_seconds(GOOD, 120)
+    assert link.layers() == ["medium", "high_half_rate", "high"]
     gaps = [b.at - a.at for a, b in itertools.pairwise(link.decisions)]
     assert link.decisions[0].at == 10 and all(gap >= 4 for gap in gaps)
     assert link.decisions[-1].at <= 30
+
+
+def test_leaving_sound_only_waits_30_s_then_climbs_as_fast() -> None:
+    """The first picture after sound only is a probe that costs the sound if the link cannot
+    carry it: it comes after 30 s of clean reports, the rest a rung every 4 s."""
+    link = Link(layer="audio").for_seconds(GOOD, 28)
+    assert link.decisions == []
+    link.for_seconds(GOOD, 100)
+    assert link.layers() == list(reversed(LADDER[:-1]))
+    assert link.decisions[0].at == 30 and link.decisions[-1].at <= 50
 
 
 def test_a_report_with_some_loss_restarts_the_clean_stretch() -> None:
@@ -396,5 +407,5 @@ def test_a_site_on_sound_only_climbs_back_on_a_link_that_loses_3_percent_at_rand
     some): the picture comes back when the link carries it (bench weak: with the old 2 %
     limit, such a site stayed on sound only)."""
     random_loss = Downlink(kbps=60, loss=None, frozen_ms=None, fps=None, audio_concealed=0.03)
-    link = Link(layer="audio").report(random_loss, times=6)
+    link = Link(layer="audio").report(random_loss, times=16)
     assert link.layer == "low_half_rate"

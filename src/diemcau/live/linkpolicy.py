@@ -183,6 +183,10 @@ class Thresholds:
     headroom: float = 1.5  # and, when the browser says, this × the next layer's need
     up_seconds: float = 10.0  # clean for this long: one rung up ...
     climb_seconds: float = 4.0  # ... then one more each this long while it stays clean
+    # Leaving sound only is a probe that costs the sound when the link cannot carry a
+    # picture after all (measured at 100 kbit/s: 6 % concealed while it lasted), so it
+    # waits at least this long.
+    audio_up_seconds: float = 30.0
     up_seconds_max: float = 120.0  # the wait doubles up to this ...
     flap_seconds: float = 30.0  # ... each time a step up is undone within this
     silence_seconds: float = 10.0  # a gap this long: evidence starts again, layer kept
@@ -298,6 +302,8 @@ class LinkTracker:
             # last change, nor across a silence).
             self.clean_since = max(covers, self.changed_at) if self.changed_at else covers
         needed = t.climb_seconds if self.climbing else self.wait
+        if not LAYERS[self.layer].video:
+            needed = max(needed, t.audio_up_seconds)
         if here > 0 and report.at - self.clean_since >= needed:
             self.up_at, self.climbing = report.at, True
             return self._change(here - 1, RECOVERED, report)

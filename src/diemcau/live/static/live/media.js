@@ -8,6 +8,7 @@
 import { acquire, acquireKind, mediaStatus } from "./devices.js";
 import { availableOutgoing, downStats, EMPTY_DOWN, roundTrip } from "./linkstats.js";
 import { layers, plan, targets } from "./plan.js";
+import { withAudioNack } from "./sdp.js";
 import { capSender, uplinkCap } from "./uplink.js";
 
 // Creating the Janus session, and the first PeerConnection reaching ICE connected. ICE gets
@@ -52,13 +53,38 @@ function attach(session, callbacks) {
   });
 }
 
+// A publisher's offer, and (`accepted`) Janus's answer to it, with audio NACK (sdp.js): Janus
+// asks again for audio lost on a site's lossy uplink, and the page sends it again.
 function offer(handle, options) {
-  return new Promise((resolve, reject) => handle.createOffer({ ...options, success: resolve, error: reject }));
+  return new Promise((resolve, reject) =>
+    handle.createOffer({
+      ...options,
+      customizeSdp: (local) => {
+        local.sdp = withAudioNack(local.sdp);
+      },
+      success: resolve,
+      error: reject,
+    }),
+  );
 }
 
+function accepted(jsep) {
+  return { ...jsep, sdp: withAudioNack(jsep.sdp) };
+}
+
+// The subscriber's answer, with audio NACK negotiated both ways (sdp.js: Janus retransmits
+// lost audio on a lossy downlink).
 function answer(handle, jsep) {
   return new Promise((resolve, reject) =>
-    handle.createAnswer({ jsep, tracks: [{ type: "data" }], success: resolve, error: reject }),
+    handle.createAnswer({
+      jsep: { ...jsep, sdp: withAudioNack(jsep.sdp) },
+      tracks: [{ type: "data" }],
+      customizeSdp: (local) => {
+        local.sdp = withAudioNack(local.sdp);
+      },
+      success: resolve,
+      error: reject,
+    }),
   );
 }
 
@@ -286,7 +312,7 @@ export class Media extends EventTarget {
     const inbox = new Inbox();
     const handle = await attach(this.session, {
       onmessage: (msg, jsep) => {
-        if (jsep) handle.handleRemoteJsep({ jsep });
+        if (jsep) handle.handleRemoteJsep({ jsep: accepted(jsep) });
         this.onRoomEvent(msg);
         inbox.deliver(msg, jsep);
       },
@@ -409,7 +435,7 @@ export class Media extends EventTarget {
     const inbox = new Inbox();
     const handle = await attach(this.session, {
       onmessage: (msg, jsep) => {
-        if (jsep) handle.handleRemoteJsep({ jsep });
+        if (jsep) handle.handleRemoteJsep({ jsep: accepted(jsep) });
         inbox.deliver(msg, jsep);
       },
       onlocaltrack: (track, on) => {

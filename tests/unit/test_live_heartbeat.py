@@ -27,7 +27,13 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> float:
     """The watchdog's limits made short, so a test waits a second or two, not ten."""
     monkeypatch.setattr(consumers, "SILENT_S", 0.6)
     monkeypatch.setattr(consumers, "WATCH_EVERY_S", 0.1)
+    monkeypatch.setattr(consumers, "RESUME_SETTLE_S", 0.2)
     return 0.6
+
+
+async def _settled() -> None:
+    """Past the wait before a socket heard again is counted back."""
+    await asyncio.sleep(consumers.RESUME_SETTLE_S + 0.3)
 
 
 async def test_a_ping_is_answered_with_its_ref(pages: Pages) -> None:
@@ -85,7 +91,30 @@ async def test_a_silent_site_page_is_never_dropped_by_the_server(
     await asyncio.sleep(quick * 6)
     await site.send({"type": "ping", "ref": 2})
     await _pong(site, 2)
+    await _settled()
     assert await _count_attendance(pages) == 2  # one gap, recorded when heard again
+
+
+async def test_a_page_that_gave_its_socket_up_during_a_cut_leaves_one_gap(
+    pages: Pages, quick: float
+) -> None:
+    """A page that gave its socket up during a cut closed it; when the link returns, the
+    pings it had queued arrive with that close right behind them, and its new socket opens.
+    One gap in the record, not a resume of the abandoned socket in between."""
+    site = await pages.connect("site", "a")
+    await site.send({"type": "ping", "ref": 1})
+    await site.next_of("pong")
+    first = await _last_attendance(pages)
+    await asyncio.sleep(quick * 2)  # the cut: silent
+    for ref in (2, 3, 4):  # what it had queued
+        await site.send({"type": "ping", "ref": ref})
+    await site.close(code=1005)  # close() without a code, as control.js gives up
+    await _settled()
+    again = await pages.connect("site", "a")
+    await again.send({"type": "ping", "ref": 5})
+    await _pong(again, 5)
+    rows = await _rows(pages)
+    assert [(r.pk == first.pk, r.left_reason) for r in rows] == [(True, "dropped"), (False, "")]
 
 
 async def test_a_site_whose_feeds_moved_to_the_new_row_keeps_them(
@@ -114,6 +143,7 @@ async def test_a_site_whose_feeds_moved_to_the_new_row_keeps_them(
     await asyncio.sleep(quick + 0.3)
     await site.send({"type": "ping", "ref": 3})
     await _pong(site, 3)
+    await _settled()
     now_open = await _last_attendance(pages)
     assert now_open.pk != row.pk
     assert (await feeds())[str(pages.site_a.pk)] == {"camera": 7, "screen": 8, "conn": now_open.pk}
@@ -132,6 +162,11 @@ async def _pong(socket: Socket, ref: int) -> None:
     """Until the pong that answers `ref` (earlier pings' pongs are passed over)."""
     while (await socket.next_of("pong")).get("ref") != ref:
         pass
+
+
+@database_sync_to_async
+def _rows(pages: Pages) -> list[Attendance]:
+    return list(Attendance.objects.filter(meeting=pages.meeting, site=pages.site_a).order_by("pk"))
 
 
 @database_sync_to_async

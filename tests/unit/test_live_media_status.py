@@ -75,8 +75,8 @@ class Socket:
             seen.append(await self.receive())
         return seen
 
-    async def close(self) -> None:
-        await self.app.send_input({"type": "websocket.disconnect", "code": 1000})
+    async def close(self, code: int = 1000) -> None:
+        await self.app.send_input({"type": "websocket.disconnect", "code": code})
         await self.app.wait(TIMEOUT)
 
 

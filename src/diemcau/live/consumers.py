@@ -161,6 +161,11 @@ FLOOD_LIMIT = 100
 # loaded machines (docs/live.md, "Heartbeat").
 SILENT_S = 3.5
 WATCH_EVERY_S = 0.5
+# Heard again after a silence, a socket is counted back only if it is still open this long
+# after: a page that gave the socket up during a cut closed it, and that close comes right
+# behind the pings it had queued when the link returns (recording those as a resume split
+# the record twice for one cut: seen in the 15 s cut test).
+RESUME_SETTLE_S = 1.0
 
 
 class TokenBucket:
@@ -415,10 +420,12 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     async def _heard_again(self) -> None:
         """The page spoke after a silence that HQ was told of: back, and the gap recorded."""
         since, self.silent_since = self.silent_since, None
-        if self.actor is None or since is None or self.attendance_id is None:
-            return
+        heard_at = timezone.now()
+        await asyncio.sleep(RESUME_SETTLE_S)
+        if self.actor is None or since is None or self.attendance_id is None or self.gone:
+            return  # closed meanwhile: _leave told HQ and closed the row
         _event, self.attendance_id = await database_sync_to_async(services.site_resumed)(
-            self.actor, self.attendance_id, since
+            self.actor, self.attendance_id, since, heard_at
         )
         await self._tell_hq_silent(False)
 

@@ -252,13 +252,16 @@ def site_disconnected(actor: Actor, attendance_id: int, *, dropped: bool) -> Eve
 
 
 @transaction.atomic
-def site_resumed(actor: Actor, attendance_id: int, silent_since: datetime) -> tuple[Event, int]:
+def site_resumed(
+    actor: Actor, attendance_id: int, silent_since: datetime, heard_at: datetime | None = None
+) -> tuple[Event, int]:
     """A site's page that fell silent (a cut of its link, live/consumers.py's heartbeat) is
     heard again on the same socket before it was dropped: the record gets the gap (the row
-    closes at `silent_since` as dropped, a new one opens now) while nothing else changes —
-    its feed ids move to the new row, so Janus kicks nothing and the media goes on."""
+    closes at `silent_since` as dropped, a new one opens when it was heard again, `heard_at`,
+    default now) while nothing else changes — its feed ids move to the new row, so Janus
+    kicks nothing and the media goes on."""
     change = _begin("presence.connect", actor)
-    now = timezone.now()
+    now = min(heard_at, timezone.now()) if heard_at is not None else timezone.now()
     newer = Attendance.objects.filter(
         meeting_id=actor.meeting_id, site_id=_site(actor), left_at__isnull=True
     ).exclude(pk=attendance_id)

@@ -23,7 +23,7 @@ from diemcau.live.linkpolicy import (
 
 GOOD = Downlink(kbps=1200, loss=0.0, frozen_ms=0, fps=30, audio_concealed=0.0)
 LOSSY = Downlink(kbps=450, loss=6.0, frozen_ms=0, fps=25, audio_concealed=0.01)
-FROZEN = Downlink(kbps=480, loss=1.0, frozen_ms=1900, fps=1, audio_concealed=0.0)
+FROZEN = Downlink(kbps=1000, loss=1.0, frozen_ms=1900, fps=1, audio_concealed=0.0)
 
 
 class Link:
@@ -65,6 +65,8 @@ def test_two_lossy_reports_in_a_row_step_down_one_rung_and_say_why() -> None:
     link = Link().report(LOSSY, times=2)
     assert link.layer == "high_half_rate"
     (decision,) = link.decisions
+    # 450 kbit/s under the high layer, but loss alone: one rung (a still picture sends
+    # little, so the rate says nothing; a freeze does, below).
     assert (decision.reason, decision.kbps, decision.loss) == ("loss", 450, 6.0)
 
 
@@ -106,6 +108,33 @@ def test_frame_rate_goes_first_then_resolution_then_the_picture() -> None:
         link.report(Downlink(loss=9.0, audio_concealed=0.08), times=2)
     assert link.layers() == list(LADDER[1:])
     assert linkpolicy.LAYERS["audio"].video is False
+
+
+@pytest.mark.parametrize(
+    ("kbps", "layer"),
+    [
+        (480, "low"),
+        (700, "medium"),
+        (100, "low_half_rate"),
+        (20, "low_half_rate"),
+        (900, "high_half_rate"),
+    ],
+)
+def test_a_step_down_goes_where_the_rate_that_arrives_fits(kbps: float, layer: str) -> None:
+    # A 500 kbit/s link under the high layer: 480 arrive, frozen. One rung at a time would
+    # keep the picture still through high_half_rate and medium; the rate that arrives,
+    # with the headroom a step up asks, says where the picture moves again. Never to
+    # sound only in one jump: that takes the lowest picture failing too.
+    link = Link().report(Downlink(kbps=kbps, loss=4.0, frozen_ms=1900, fps=1, audio_concealed=0.0))
+    assert link.layers() == [layer]
+    assert link.decisions[0].reason == "freeze"
+
+
+def test_from_the_lowest_picture_a_step_down_is_sound_only() -> None:
+    link = Link(layer="low_half_rate").report(
+        Downlink(kbps=20, loss=9.0, audio_concealed=0.08), times=2
+    )
+    assert link.layers() == ["audio"]
 
 
 def test_the_available_bitrate_steps_down_several_rungs_at_once() -> None:

@@ -274,7 +274,7 @@ class LinkTracker:
                 stalled and r.frozen_ms is not None and r.frozen_ms >= t.freeze_at_once_ms
             )
             if frozen and LAYERS[self.layer].video:
-                target, reason = here + 1, FREEZE
+                target, reason = self._below(here, r), FREEZE
             elif self.lossy >= t.lossy_reports:
                 target, reason = here + 1, LOSS
         if target > here:
@@ -308,6 +308,18 @@ class LinkTracker:
             self.up_at, self.climbing = report.at, True
             return self._change(here - 1, RECOVERED, report)
         return None
+
+    def _below(self, here: int, r: Downlink) -> int:
+        """Where a step down for a freeze goes: one rung, or further when what arrives is
+        below this layer's need — a picture that stands still under loss is a full link,
+        and what arrives is what it carries (480 kbit/s under the high layer: straight to
+        the layer that fits with the headroom a step up asks, not through every rung while
+        the picture stays still). Loss alone steps one rung: a still picture sends little,
+        so its rate says nothing. Never to sound only in one jump."""
+        target = here + 1
+        if r.kbps is not None and r.kbps < LAYERS[self.layer].need_kbps:
+            target = max(target, fitting(r.kbps / self.thresholds.headroom))
+        return min(target, max(here + 1, len(LADDER) - 2))
 
     def _change(self, target: int, reason: str, report: Report) -> Decision:
         self.layer = LADDER[target]

@@ -12,11 +12,15 @@ PYTHON    ?= $(shell for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versio
 PY        := $(VENV)/bin/python
 APT_RUN   := janus janus-tools libjs-janus-gateway libjs-webrtc-adapter gettext fonts-dejavu-core caddy coturn iproute2
 APT_TEST  := chromium libnss3-tools nftables curl strace
+# The benchmark's native load generator (bench/native.py): GStreamer's webrtcbin for
+# Debian's python3 (PyGObject is packaged for that interpreter, not for the virtualenv).
+APT_BENCH := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0 \
+             gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
 TEST_DB   ?= postgres://postgres@127.0.0.1:5432/diemcau_test
 
 export DIEMCAU_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test test-sqlite test-postgres lint e2e bench deps deps-test messages clean doctor install uninstall
+.PHONY: help run test test-sqlite test-postgres lint e2e bench deps deps-test deps-bench messages clean doctor install uninstall
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +51,14 @@ $(VENV)/.apt-test: $(VENV)/.apt-run
 	fi
 	@touch $@
 
+$(VENV)/.apt-bench: $(VENV)/.apt-test
+	@missing=$$(for p in $(APT_BENCH); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
 $(VENV)/.deps: pyproject.toml $(VENV)/.apt-run
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (Django 6). Install python3.12 and retry."; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +68,9 @@ $(VENV)/.deps: pyproject.toml $(VENV)/.apt-run
 
 deps: $(VENV)/.deps ## install Debian packages and the virtualenv (what `run` needs)
 
-deps-test: $(VENV)/.deps $(VENV)/.apt-test ## also install what the tests need (Chromium)
+deps-test: $(VENV)/.deps $(VENV)/.apt-bench ## also install what the tests and benchmarks need (Chromium, GStreamer)
+
+deps-bench: deps-test
 
 messages: $(VENV)/.deps ## compile the translations (.po → .mo)
 	@if [ -d src/diemcau/locale ]; then $(VENV)/bin/diemcau compilemessages -v 0; fi
@@ -110,7 +124,7 @@ lint: deps ## ruff and mypy (what CI's reviewers expect clean)
 	$(PY) tools/check_architecture.py
 
 # Not part of `make test` (tests/integration/test_bench_smoke.py is).
-bench: deps ## benchmark: N = 10, 20, 40, 67 synthetic sites and the naive policy (BENCHMARKS.md)
+bench: deps-test ## benchmark: N = 10, 20, 40, 67 synthetic sites and the naive policy (BENCHMARKS.md)
 	$(PY) -m bench sweep $(BENCH_ARGS)
 
 doctor: deps ## check Janus, ports, secrets and the database, and say what to fix

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,28 @@ def _options(args: argparse.Namespace, sites: int, policy: str) -> Options:
         join_window=args.join_window,
         action_interval=args.interval,
         switch=args.switch,
+        generator=args.generator,
+        gen_procs=args.gen_procs,
+        gen_cpus=_cpus(args.gen_cpus),
+        server_cpus=_cpus(args.server_cpus),
     )
+
+
+def _cpus(text: str | None) -> list[int] | None:
+    """"0,1" or "2-5" (taskset's list) as CPU numbers."""
+    if not text:
+        return None
+    out: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _default_generator() -> str:
+    from bench.native import available
+
+    return "gst" if available() is None else "aiortc"
 
 
 def _log(result: dict[str, Any]) -> None:
@@ -54,6 +76,18 @@ def main(argv: list[str] | None = None) -> None:
             default=True,
             help="sites move subscriptions with VideoRoom `switch`, as media.js does "
             "(--no-switch: a new subscription per change, the old behaviour)",
+        )
+        p.add_argument(
+            "--generator",
+            choices=("gst", "aiortc"),
+            default=None,
+            help="synthetic sites' media: GStreamer webrtcbin workers (native per packet; "
+            "the default where installed, `make deps-bench`) or aiortc in this process",
+        )
+        p.add_argument("--gen-procs", type=int, default=None, help="GStreamer worker processes")
+        p.add_argument("--gen-cpus", help="CPUs for the generator, e.g. 2-7 (taskset)")
+        p.add_argument(
+            "--server-cpus", help="CPUs for Janus, the app, Caddy and TURN, e.g. 0,1 (taskset)"
         )
 
     one = sub.add_parser("run", help="one run (N sites, one policy)")
@@ -91,6 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     weak.add_argument("--results", type=Path, help="folder for results (bench/results)")
 
     args = parser.parse_args(argv)
+    if getattr(args, "generator", "x") is None:
+        args.generator = _default_generator()
+    if getattr(args, "gen_procs", 0) is None:
+        # One worker per CPU the generator may use, at most 4; one on a 2-core machine.
+        spare = len(_cpus(args.gen_cpus) or []) or max(1, (os.cpu_count() or 2) - 2)
+        args.gen_procs = min(4, spare)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import media
 from bench.server import Installation, ProcSampler, udp_counters, udp_drops_by_process
-from bench.sites import POLICIES, Participant, feed_of
+from bench.sites import POLICIES, AiortcEngine, Engine, Participant, feed_of
 
 log = logging.getLogger("bench")
 
@@ -37,6 +37,10 @@ class Options:
     settle: float = 3.0
     data_dir: Path | None = None
     switch: bool = False  # sites move subscriptions with VideoRoom `switch` (see sites.py)
+    generator: str = "aiortc"  # "gst": bench/native.py (GStreamer workers), "aiortc": in-process
+    gen_procs: int = 1  # GStreamer worker processes
+    gen_cpus: list[int] | None = None  # CPUs for the generator (taskset), None: any
+    server_cpus: list[int] | None = None  # CPUs for the server's processes, None: any
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -59,7 +63,7 @@ async def _join_site(
     site: dict[str, Any],
     delay: float,
     opts: Options,
-    encoded: dict[str, media.Encoded],
+    engine: Engine,
 ) -> Participant:
     await asyncio.sleep(delay)
     p = Participant(
@@ -68,7 +72,7 @@ async def _join_site(
         meeting=inst.meeting,
         role="site",
         site_id=int(site["id"]),
-        media=encoded,
+        engine=engine,
         policy=POLICIES[opts.policy],
         switch=opts.switch,
     )
@@ -106,11 +110,27 @@ async def _wait_all(
 
 
 async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
-    media.install()
+    engine = make_engine(opts)
+    await engine.start()
+    try:
+        return await _scenario(inst, opts, engine)
+    finally:
+        await engine.stop()
+
+
+def make_engine(opts: Options) -> Engine:
     encoded = media.load()
+    if opts.generator == "gst":
+        from bench.native import NativeEngine
+
+        return NativeEngine(encoded, processes=opts.gen_procs, cpus=opts.gen_cpus)
+    return AiortcEngine(encoded)
+
+
+async def _scenario(inst: Installation, opts: Options, engine: Engine) -> dict[str, Any]:
     pool = ThreadPoolExecutor(max_workers=64)
     loop = asyncio.get_running_loop()
-    gen = ProcSampler(os.getpid())
+    gen = ProcSampler(os.getpid(), engine.pids())
     app = ProcSampler(inst.proc.pid if inst.proc else None)
     janus = ProcSampler(inst.janus_pid())
 
@@ -120,7 +140,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         meeting=inst.meeting,
         role="hq",
         site_id=inst.main_site,
-        media=encoded,
+        engine=engine,
         policy=POLICIES[opts.policy],
     )
     cookie = await loop.run_in_executor(pool, inst.log_in_chair)
@@ -135,7 +155,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     sites = list(
         await asyncio.gather(
             *(
-                _join_site(inst, pool, s, i * spacing, opts, encoded)
+                _join_site(inst, pool, s, i * spacing, opts, engine)
                 for i, s in enumerate(inst.site_list)
             )
         )
@@ -154,7 +174,7 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
     await asyncio.sleep(opts.settle)
     for sampler in (gen, app, janus):
         sampler.start()
-    media.Probe.window_open = True
+    await engine.open_window()
     udp_before = udp_counters()
     t_window = time.monotonic()
     floor_ms: list[float] = []
@@ -236,12 +256,14 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         janus.sample()
         await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
     window = time.monotonic() - t_window
-    media.Probe.window_open = False
+    await engine.close_window()
     for sampler in (app, janus, gen):
         sampler.sample()
     udp_after = udp_counters()
     # Whose sockets overflowed (a process that cannot read its packets fast enough).
     drops = udp_drops_by_process({"janus": janus.pid, "generator": os.getpid()})
+    for i, pid in enumerate(engine.pids()):
+        drops |= {f"generator-{i + 1}": udp_drops_by_process({"w": pid})["w"]}
     cost = {
         "window_s": round(window, 1),
         "janus_cpu_pct": round(janus.cpu_percent(), 1),
@@ -249,6 +271,10 @@ async def scenario(inst: Installation, opts: Options) -> dict[str, Any]:
         "app_cpu_pct": round(app.cpu_percent(), 1),
         "app_rss_mb": round(app.rss_max / 2**20, 1),
         "generator_cpu_pct": round(gen.cpu_percent(), 1),
+        "generator": engine.name,
+        "generator_processes": 1 + len(engine.pids()),
+        "generator_cpu_pct_per_site": round(gen.cpu_percent() / max(1, n), 2),
+        "janus_cpu_pct_per_site": round(janus.cpu_percent() / max(1, n), 2),
         "udp_in_datagrams": udp_after["InDatagrams"] - udp_before["InDatagrams"],
         "udp_rcvbuf_drops": udp_after["RcvbufErrors"] - udp_before["RcvbufErrors"],
         "udp_drops_open_sockets": drops,
@@ -329,6 +355,8 @@ def run(opts: Options) -> dict[str, Any]:
         inst = Installation(Path(opts.data_dir or tmp) / f"n{opts.sites}-{opts.policy}", opts.sites)
         inst.seed()
         inst.start()
+        if opts.server_cpus:
+            inst.pin(opts.server_cpus)
         try:
             limit = opts.join_window + opts.duration + opts.settle + 240
             return asyncio.run(asyncio.wait_for(scenario(inst, opts), timeout=limit))

@@ -157,6 +157,20 @@ class Installation:
         if self.server is not None:
             self.server.stop()
 
+    def pin(self, cpus: list[int]) -> None:
+        """Put the server's processes (serve, the app, Janus, Caddy, TURN) and every thread
+        they have on these CPUs; threads they start later inherit it."""
+        if self.proc is None:
+            return
+        procs = [psutil.Process(self.proc.pid)]
+        procs += procs[0].children(recursive=True)
+        for proc in procs:
+            subprocess.run(  # noqa: S603 - taskset with numbers
+                ["taskset", "-a", "-p", "-c", ",".join(map(str, cpus)), str(proc.pid)],
+                check=True,
+                capture_output=True,
+            )
+
     def janus_pid(self) -> int | None:
         if self.proc is None:
             return None
@@ -205,19 +219,23 @@ def _cookie(jar: http.cookiejar.CookieJar, name: str) -> str:
 class ProcSampler:
     """CPU (user + system, as % of one core) and RSS of a process, from /proc."""
 
-    def __init__(self, pid: int | None) -> None:
+    def __init__(self, pid: int | None, others: list[int] | None = None) -> None:
         self.pid = pid
+        self.pids = [p for p in [pid, *(others or [])] if p is not None]  # summed
         self.ticks = os.sysconf("SC_CLK_TCK")
         self.mark: tuple[float, float] | None = None
         self.rss_max = 0
 
     def _read(self) -> tuple[float, int]:
-        if self.pid is None:
-            return 0.0, 0
-        with open(f"/proc/{self.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / self.ticks
-        rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        cpu, rss = 0.0, 0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            cpu += (int(fields[11]) + int(fields[12])) / self.ticks
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         return cpu, rss
 
     def start(self) -> None:

@@ -34,16 +34,17 @@ from aiortc import (
 )
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.media import Encoded, LoopTrack, Probe
+from bench.media import Encoded, LoopTrack, Probe, install
 from diemcau.media.client import JanusClient, JanusEvent, JanusHandle
 from diemcau.media.errors import JanusConnectionError, JanusError, JanusTimeout, NoSuchRoom
 from diemcau.media.videoroom import PLUGIN
 
 log = logging.getLogger("bench")
 
-# Publisher mids, in the order the transceivers are added.
-AUDIO_MID, LOW_MID, HIGH_MID = "0", "1", "2"
-MID_LABEL = {AUDIO_MID: "audio", LOW_MID: "low", HIGH_MID: "high"}
+# A publisher's streams, in the order (mindex) both engines add them; each engine names
+# their mids its own way (aiortc "0", "1", "2"; webrtcbin "audio0", "video1", "video2").
+AUDIO, LOW, HIGH = "audio", "low", "high"
+LABELS = (AUDIO, LOW, HIGH)
 TIMEOUT = 20.0
 
 
@@ -53,6 +54,74 @@ def peer_connection() -> RTCPeerConnection:
     return RTCPeerConnection(
         RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     )
+
+
+# (our mid, "audio" | "video", publisher layer label) for each stream of a subscription.
+Streams = list[tuple[str, str, str]]
+
+
+class AiortcEngine:
+    """Media in this process, through aiortc (Python per packet: the first generator).
+
+    The native engine (bench/native.py) has the same methods; sites.py calls only these."""
+
+    name = "aiortc"
+
+    def __init__(self, media: dict[str, Encoded]) -> None:
+        self.media = media
+
+    async def start(self) -> None:
+        install()
+
+    def pids(self) -> list[int]:
+        return []
+
+    async def offer(self, owner: str) -> tuple[Any, str]:
+        pc = peer_connection()
+        for kind, layer in (("audio", "audio"), ("video", "low"), ("video", "high")):
+            pc.addTransceiver(LoopTrack(kind, self.media[layer]), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc, str(pc.localDescription.sdp)
+
+    async def accept(self, pc: Any, sdp: str) -> None:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def answer(
+        self, owner: str, offer: str, feed: int, streams: Streams, created: float
+    ) -> tuple[Any, str, dict[str, Probe]]:
+        pc = peer_connection()
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        probes = self._probes(pc, feed, streams, created)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc, str(pc.localDescription.sdp), probes
+
+    async def relabel(
+        self, pc: Any, feed: int, streams: Streams, asked: float
+    ) -> dict[str, Probe]:
+        return self._probes(pc, feed, streams, asked)
+
+    def _probes(self, pc: Any, feed: int, streams: Streams, created: float) -> dict[str, Probe]:
+        labels = {mid: label for mid, _kind, label in streams}
+        out: dict[str, Probe] = {}
+        transceiver: RTCRtpTransceiver
+        for transceiver in pc.getTransceivers():
+            label = labels.get(str(transceiver.mid), "?")
+            probe = Probe(transceiver.kind, f"feed {feed} {label}", created=created)
+            transceiver.receiver.bench_probe = probe  # type: ignore[attr-defined]
+            out[label] = probe
+        return out
+
+    async def open_window(self) -> None:
+        Probe.window_open = True
+
+    async def close_window(self) -> None:
+        Probe.window_open = False
+
+    async def stop(self) -> None:
+        pass
+
+
+Engine = Any  # AiortcEngine or bench.native.NativeEngine: the same methods
 
 
 def feed_of(state: dict[str, Any], site_id: int | None) -> int | None:
@@ -65,7 +134,7 @@ def feed_of(state: dict[str, Any], site_id: int | None) -> int | None:
 
 
 def wanted_ours(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]]:
-    """policy.js `wanted`, as publisher mids per feed (substream 0 = low, 2 = high)."""
+    """policy.js `wanted`, as publisher streams per feed (substream 0 = low, 2 = high)."""
     want: dict[int, dict[str, Any]] = {}
     opened = set(state.get("mics", {}).get("open", []))
 
@@ -95,9 +164,9 @@ def wanted_ours(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str]
     for site, w in want.items():
         mids = set()
         if w["audio"]:
-            mids.add(AUDIO_MID)
+            mids.add(AUDIO)
         if w["video"]:
-            mids.add(HIGH_MID if w["substream"] >= 2 else LOW_MID)
+            mids.add(HIGH if w["substream"] >= 2 else LOW)
         feed = feed_of(state, site)
         if feed is not None:
             out[feed] = mids
@@ -111,7 +180,7 @@ def wanted_naive(state: dict[str, Any], you: int, hq: bool) -> dict[int, set[str
     if main is not None:
         everyone.append(main)
     feeds = {feed_of(state, s) for s in everyone if s != you}
-    return {feed: {AUDIO_MID, HIGH_MID} for feed in feeds if feed is not None}
+    return {feed: {AUDIO, HIGH} for feed in feeds if feed is not None}
 
 
 Policy = Callable[[dict[str, Any], int, bool], dict[int, set[str]]]
@@ -130,6 +199,7 @@ class Subscription:
     error: str | None = None
     started: float | None = None  # Janus answered `start`: the connection is negotiated
     sub_mids: dict[str, str] = field(default_factory=dict)  # publisher mid -> our mid
+    streams: Streams = field(default_factory=list)
     shared: bool = False  # the connection was handed on to another feed by `switch`
 
     async def close(self) -> None:
@@ -164,7 +234,7 @@ class Participant:
         meeting: int,
         role: str,
         site_id: int,
-        media: dict[str, Encoded],
+        engine: Engine,
         policy: Policy,
         publish: bool = True,
         switch: bool = False,
@@ -174,7 +244,7 @@ class Participant:
         self.meeting = meeting
         self.role = role
         self.site_id = site_id
-        self.media = media
+        self.engine = engine
         self.policy = policy
         self.publish_media = publish
         # Move an existing subscription to the new feed with VideoRoom `switch` (no new
@@ -190,8 +260,8 @@ class Participant:
         self.access: dict[str, Any] = {}
         self.publisher: JanusHandle | None = None
         self.pub_pc: Any = None
-        self.tracks: list[LoopTrack] = []
-        self.published: dict[int, set[str]] = {}  # feed -> mids Janus says it publishes
+        # feed -> {label: mid} of the streams Janus says it publishes
+        self.published: dict[int, dict[str, str]] = {}
         self.subs: dict[int, Subscription] = {}
         self.history: list[Subscription] = []
         self.changed = asyncio.Event()
@@ -311,30 +381,24 @@ class Participant:
         self.publisher = handle
         self._note_publishers(joined.data.get("publishers", []))
         handle.add_listener(self._on_publisher_event)
-        pc = peer_connection()
-        self.pub_pc = pc
-        for kind, layer in (("audio", "audio"), ("video", "low"), ("video", "high")):
-            track = LoopTrack(kind, self.media[layer])
-            self.tracks.append(track)
-            pc.addTransceiver(track, direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
+        self.pub_pc, offer = await self.engine.offer(self.name)
         reply = await handle.message(
-            {"request": "publish", "display": self.name},
-            jsep={"type": "offer", "sdp": pc.localDescription.sdp},
+            {"request": "publish", "display": self.name}, jsep={"type": "offer", "sdp": offer}
         )
         if reply.jsep is None:
             raise JanusError(0, f"publish got no SDP answer: {reply.data}")
-        await pc.setRemoteDescription(RTCSessionDescription(reply.jsep["sdp"], reply.jsep["type"]))
+        await self.engine.accept(self.pub_pc, reply.jsep["sdp"])
 
     def _note_publishers(self, publishers: list[Any]) -> None:
         for p in publishers:
             if isinstance(p, dict) and "id" in p:
-                mids = {
-                    str(s["mid"])
+                self.published[int(p["id"])] = {
+                    LABELS[int(s["mindex"])]: str(s["mid"])
                     for s in p.get("streams", [])
-                    if isinstance(s, dict) and not s.get("disabled")
+                    if isinstance(s, dict)
+                    and not s.get("disabled")
+                    and 0 <= int(s.get("mindex", -1)) < len(LABELS)
                 }
-                self.published[int(p["id"])] = mids
         self.changed.set()
 
     def _on_publisher_event(self, event: JanusEvent) -> None:
@@ -351,11 +415,11 @@ class Participant:
 
     def target(self) -> dict[int, frozenset[str]]:
         out: dict[int, frozenset[str]] = {}
-        for feed, mids in self.policy(self.state, self.site_id, self.role == "hq").items():
+        for feed, labels in self.policy(self.state, self.site_id, self.role == "hq").items():
             have = self.published.get(feed)
             if have is None:
                 continue
-            chosen = frozenset(mids & have)
+            chosen = frozenset(have[label] for label in labels if label in have)
             if chosen:
                 out[feed] = chosen
         return out
@@ -434,13 +498,8 @@ class Participant:
         new.started = time.monotonic()
         old.shared = True
         await old.close()
-        for transceiver in old.pc.getTransceivers():
-            label = next(
-                (MID_LABEL[m] for m, s in old.sub_mids.items() if s == transceiver.mid), "?"
-            )
-            probe = Probe(transceiver.kind, f"feed {feed} {label}", created=asked)
-            transceiver.receiver.bench_probe = probe
-            new.probes[label] = probe
+        new.streams = old.streams
+        new.probes = await self.engine.relabel(old.pc, feed, old.streams, asked)
 
     async def _subscribe(self, sub: Subscription) -> None:
         assert self.janus is not None
@@ -458,23 +517,16 @@ class Participant:
         if attached.jsep is None:
             raise JanusError(0, f"subscriber join got no SDP offer: {attached.data}")
         streams = [s for s in attached.data.get("streams", []) if isinstance(s, dict)]
-        labels = {str(s.get("mid")): MID_LABEL.get(str(s.get("feed_mid")), "?") for s in streams}
         sub.sub_mids = {str(s.get("feed_mid")): str(s.get("mid")) for s in streams}
-        pc = peer_connection()
-        sub.pc = pc
-        await pc.setRemoteDescription(
-            RTCSessionDescription(attached.jsep["sdp"], attached.jsep["type"])
+        label_of = {mid: label for label, mid in self.published.get(sub.feed, {}).items()}
+        sub.streams = [
+            (str(s.get("mid")), str(s.get("type")), label_of.get(str(s.get("feed_mid")), "?"))
+            for s in streams
+        ]
+        sub.pc, answer, sub.probes = await self.engine.answer(
+            self.name, attached.jsep["sdp"], sub.feed, sub.streams, sub.created
         )
-        transceiver: RTCRtpTransceiver
-        for transceiver in pc.getTransceivers():
-            label = labels.get(str(transceiver.mid), "?")
-            probe = Probe(transceiver.kind, f"feed {sub.feed} {label}", created=sub.created)
-            transceiver.receiver.bench_probe = probe  # type: ignore[attr-defined]
-            sub.probes[label] = probe
-        await pc.setLocalDescription(await pc.createAnswer())
-        await handle.message(
-            {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}
-        )
+        await handle.message({"request": "start"}, jsep={"type": "answer", "sdp": answer})
         sub.started = time.monotonic()
 
     # --- the end ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A short run of the benchmark (bench/, BENCHMARKS.md): a few synthetic sites against a real
 `diemcau serve` with its embedded Janus, a few seconds, to keep the pipeline honest.
 
-It runs in a subprocess: the generator patches aiortc (no decoding) for its own process.
+It runs in a subprocess (the aiortc generator patches aiortc for its own process), once
+with each generator: GStreamer webrtcbin workers (bench/native.py) and aiortc.
 """
 
 from __future__ import annotations
@@ -20,20 +21,22 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.janus
 
 
-@pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["gst", "aiortc"])
+def result(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")])
     # roll call, floor grant, main-source switch: three actions 3 s apart.
     subprocess.run(
         [sys.executable, "-m", "bench", "run", "--sites", "3", "--duration", "9",
-         "--join-window", "2", "--interval", "3", "--name", "smoke", "--results", str(out)],
+         "--join-window", "2", "--interval", "3", "--name", "smoke", "--results", str(out),
+         "--generator", request.param],
         cwd=ROOT, env=env, check=True, timeout=150, capture_output=True,
     )  # fmt: skip
     doc: dict[str, Any] = json.loads((out / "smoke.json").read_text())
     assert (out / "smoke.md").exists() and (out / "smoke.png").stat().st_size > 0
     [run] = doc["runs"]
+    assert run["cost"]["generator"] == request.param
     return run
 
 

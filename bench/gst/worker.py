@@ -66,6 +66,7 @@ PAY = {
 
 _out_lock = threading.Lock()
 TRACE = bool(os.environ.get("BENCH_GST_TRACE"))
+_KEPT: list[Any] = []  # see Peer.__init__
 
 
 def emit(message: dict[str, Any]) -> None:
@@ -200,6 +201,15 @@ class Peer:
         self.bin = Gst.Bin.new(f"pc{pc}")
         self.webrtc = Gst.ElementFactory.make("webrtcbin", f"webrtc{pc}")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        # No UPnP (libnice would open a GUPnP context per connection: measured, it cost the
+        # worker most of a core at 67 sites) and no ICE over TCP (Janus here has none).
+        ice = self.webrtc.get_property("ice-agent")
+        agent = ice.get_property("agent")
+        ice.set_property("ice-tcp", False)
+        agent.set_property("upnp", False)
+        # webrtcbin 1.22's getter hands out these objects without a reference of their
+        # own: dropping the Python wrappers would destroy webrtcbin's ICE agent (seen).
+        _KEPT.extend((ice, agent))
         self.bin.add(self.webrtc)
         self.senders: list[Sender] = []
         self.streams: dict[str, Stream] = {}

@@ -9,6 +9,7 @@ import { MediaKeeper, grade } from "./media.js";
 import { feedOf, wanted, SCREEN } from "./policy.js";
 import { mediaBadge, pageProblem, problemContext, tileBadge } from "./problems.js";
 import { $, h, number, play, renderChat, renderProblem, setBadge, show, timeOf, toast } from "./ui.js";
+import { density, tileRank, wallOrder } from "./wall.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 const control = new Control(config.meeting, "hq");
@@ -99,12 +100,31 @@ function tileFor(site) {
   return tile;
 }
 
+function presenceOf(siteId) {
+  const state = control.state;
+  let presence = siteId === control.you.site ? "connected" : state.presence[String(siteId)] || "absent";
+  if (presence === "connected" && silent.has(siteId)) presence = "reconnecting";
+  return presence;
+}
+
+// wall.js's rank of a site's tile: not joined, left, cut, no picture, fine.
+function rankOf(site) {
+  const own = site.id === control.you.site;
+  return tileRank({
+    presence: presenceOf(site.id),
+    media: tileBadge(own ? ownMediaState() : mediaStates.get(site.id)).code,
+    publishing: own || feedOf(control.state, site.id) != null,
+  });
+}
+
 function renderTile(siteId) {
   const state = control.state;
   const tile = tiles.get(siteId);
   if (!state || !tile) return;
-  let presence = siteId === control.you.site ? "connected" : state.presence[String(siteId)] || "absent";
-  if (presence === "connected" && silent.has(siteId)) presence = "reconnecting";
+  const presence = presenceOf(siteId);
+  const rank = rankOf({ id: siteId });
+  if (tile.rank !== undefined && tile.rank !== rank) orderWall();
+  tile.rank = rank;
   tile.status.textContent = {
     connected: gettext("connected"),
     // Dropped, not back yet: a cut link shows here within 5 s (the server's heartbeat).
@@ -157,13 +177,32 @@ function renderTileLink(tile, siteId, presence) {
   tile.health.textContent = tileHealthText(code, link);
 }
 
+// Problems first (wall.js): a tile whose rank changed moves; the rest keep their order.
+// Tiles move with their <video>, which keeps playing (replaceChildren moves, not copies).
+let orderQueued = false;
+function orderWall() {
+  if (orderQueued) return;
+  orderQueued = true;
+  queueMicrotask(() => {
+    orderQueued = false;
+    const wall = $("#wall");
+    const wanted = wallOrder(control.state.sites, rankOf).map((s) => tileFor(s).root);
+    if (wall.children.length !== wanted.length || wanted.some((el, i) => wall.children[i] !== el)) wall.replaceChildren(...wanted);
+  });
+}
+
+let chosenDensity = null; // the chair's choice in the "Tiles" list; null: by the number of sites
 function renderWall() {
-  const wall = $("#wall");
   const sites = control.state.sites;
-  const wanted = sites.map((s) => tileFor(s).root);
-  if (wall.children.length !== wanted.length || wanted.some((el, i) => wall.children[i] !== el)) wall.replaceChildren(...wanted);
-  for (const s of sites) renderTile(s.id);
-  $("#wall").dataset.count = sites.length;
+  for (const s of sites) {
+    tileFor(s);
+    renderTile(s.id);
+  }
+  orderWall();
+  const wall = $("#wall");
+  wall.dataset.count = sites.length;
+  wall.dataset.density = density(sites.length, chosenDensity);
+  $("#density").value = wall.dataset.density;
 }
 
 function enlarge(siteId) {
@@ -486,7 +525,10 @@ $("#vote-new").addEventListener("click", () => {
   render();
 });
 $("#enlarged-close").addEventListener("click", () => enlarge(enlarged));
-$("#density").addEventListener("change", (e) => ($("#wall").dataset.density = e.target.value));
+$("#density").addEventListener("change", (e) => {
+  chosenDensity = e.target.value;
+  $("#wall").dataset.density = e.target.value;
+});
 $("#screen-btn").addEventListener("click", () =>
   keeper
     .toggleScreen()

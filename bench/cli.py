@@ -124,6 +124,14 @@ def main(argv: list[str] | None = None) -> None:
     weak.add_argument("--name", default="weak")
     weak.add_argument("--results", type=Path, help="folder for results (bench/results)")
 
+    wall = sub.add_parser("wall", help="HQ's video wall in Chromium against N synthetic sites")
+    wall.add_argument("--sites", type=int, default=67)
+    wall.add_argument("--duration", type=float, default=60.0, help="s of sampling")
+    wall.add_argument("--every", type=float, default=2.0, help="s between samples")
+    wall.add_argument("--generator", choices=("gst", "aiortc"), default=None)
+    wall.add_argument("--name", default="wall")
+    wall.add_argument("--results", type=Path, help="folder for results (bench/results)")
+
     args = parser.parse_args(argv)
     if getattr(args, "generator", "x") is None:
         args.generator = _default_generator()
@@ -137,6 +145,23 @@ def main(argv: list[str] | None = None) -> None:
 
     runs: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
+    if args.command == "wall":
+        from bench.wall import WallOptions, run_wall
+        from bench.wall import write as write_wall
+
+        wall_opts = WallOptions(
+            sites=args.sites,
+            duration=args.duration,
+            every=args.every,
+            generator=args.generator,
+            name=args.name,
+            results=args.results,
+        )
+        result = run_wall(wall_opts)
+        base = write_wall(result, wall_opts)
+        sys.stderr.write(json.dumps({k: v for k, v in result.items() if k != "samples"}) + "\n")
+        sys.stdout.write(f"wrote {base}.json, {base}.md, .png\n")
+        return
     if args.command == "weak":
         from bench.weak import WeakOptions, run_weak, write
 

@@ -460,11 +460,13 @@ class Participant:
         self.history.append(sub)
         try:
             await self._subscribe(sub)
-        except (JanusError, JanusTimeout, JanusConnectionError, OSError) as exc:
+        except (JanusError, JanusTimeout, JanusConnectionError, OSError, RuntimeError) as exc:
+            # RuntimeError: the native engine's worker refused (bench/native.py).
             sub.error = f"{type(exc).__name__}: {exc}"
             self.errors.append(f"subscribe {feed} {sorted(mids)}: {sub.error}")
             if self.subs.get(feed) is sub:
                 del self.subs[feed]
+            await sub.close()  # its connection and handle, half made
             # Try again on the next change (Janus may not list the feed yet).
             asyncio.get_running_loop().call_later(1.0, self.changed.set)
         if old is not None:

@@ -45,9 +45,9 @@ def _cpus(text: str | None) -> list[int] | None:
 
 
 def _default_generator() -> str:
-    from bench.native import available
-
-    return "gst" if available() is None else "aiortc"
+    """aiortc: measured cheaper than the GStreamer workers on this machine (BENCHMARKS.md,
+    "The load generator"); `--generator gst` runs the other."""
+    return "aiortc"
 
 
 def _log(result: dict[str, Any]) -> None:
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
             "--generator",
             choices=("gst", "aiortc"),
             default=None,
-            help="synthetic sites' media: GStreamer webrtcbin workers (native per packet; "
-            "the default where installed, `make deps-bench`) or aiortc in this process",
+            help="synthetic sites' media: aiortc in this process (the default) or GStreamer "
+            "webrtcbin workers (native per packet, `make deps-bench`; measured dearer here)",
         )
         p.add_argument("--gen-procs", type=int, default=None, help="GStreamer worker processes")
         p.add_argument("--gen-cpus", help="CPUs for the generator, e.g. 2-7 (taskset)")

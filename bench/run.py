@@ -217,7 +217,11 @@ async def _scenario(inst: Installation, opts: Options, engine: Engine) -> dict[s
                 bucket = main_ms
                 name = "main_source"
             else:
-                while site_ids[pick % n] in (floor_site, main_site):
+                # A site neither on the floor nor the main source (with 2 sites there may
+                # be none: then any).
+                for _ in range(n):
+                    if site_ids[pick % n] not in (floor_site, main_site):
+                        break
                     pick += 1
                 target = site_ids[pick % n]
                 pick += 1
@@ -272,6 +276,8 @@ async def _scenario(inst: Installation, opts: Options, engine: Engine) -> dict[s
         "app_rss_mb": round(app.rss_max / 2**20, 1),
         "generator_cpu_pct": round(gen.cpu_percent(), 1),
         "generator": engine.name,
+        "server_cpus": opts.server_cpus,
+        "generator_cpus": opts.gen_cpus,
         "generator_processes": 1 + len(engine.pids()),
         "generator_cpu_pct_per_site": round(gen.cpu_percent() / max(1, n), 2),
         "janus_cpu_pct_per_site": round(janus.cpu_percent() / max(1, n), 2),
@@ -357,6 +363,10 @@ def run(opts: Options) -> dict[str, Any]:
         inst.start()
         if opts.server_cpus:
             inst.pin(opts.server_cpus)
+        if opts.gen_cpus:
+            # This process (the aiortc generator, and the native engine's driver); its
+            # threads and workers start later and inherit it.
+            os.sched_setaffinity(0, opts.gen_cpus)
         try:
             limit = opts.join_window + opts.duration + opts.settle + 240
             return asyncio.run(asyncio.wait_for(scenario(inst, opts), timeout=limit))

@@ -448,19 +448,7 @@ class Worker:
         return False
 
 
-def _prioritise_main_thread() -> None:
-    """The main loop feeds every site's frames and answers the driver: with thousands of
-    GStreamer threads on two cores it got ~1 % of a core (perf) and fell 20 s behind. Nice
-    -10 for this thread only (reset on clone: the threads it starts get the usual 0)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
-    except (OSError, AttributeError) as exc:
-        sys.stderr.write(f"worker: main thread keeps its priority ({exc})\n")
-
-
 def main() -> None:
-    _prioritise_main_thread()
     Gst.init(None)
     worker = Worker(Path(sys.argv[1]))
     loop = GLib.MainLoop()

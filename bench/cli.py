@@ -34,7 +34,7 @@ def _options(args: argparse.Namespace, sites: int, policy: str) -> Options:
 
 
 def _cpus(text: str | None) -> list[int] | None:
-    """"0,1" or "2-5" (taskset's list) as CPU numbers."""
+    """ "0,1" or "2-5" (taskset's list) as CPU numbers."""
     if not text:
         return None
     out: list[int] = []

@@ -1,15 +1,14 @@
 """The native media engine: synthetic sites' WebRTC in GStreamer worker processes.
 
-`python -m bench … --generator gst` (the default where GStreamer's webrtcbin is installed)
-gives each synthetic site's connections to worker processes running bench/gst/worker.py
+`python -m bench … --generator gst` gives each synthetic site's connections to worker processes running bench/gst/worker.py
 under Debian's /usr/bin/python3 (PyGObject is packaged for that interpreter only). This
 process keeps everything a page does above the media — the control socket, Janus's
 WebSocket, the media policy, the measurements — and hands the workers SDP; the workers
 do RTP, SRTP, DTLS and ICE in native code and report counters.
 
-The aiortc engine (bench/sites.py `AiortcEngine`) stays for machines without GStreamer
-and for the integration smoke test; at 40 sites and more it saturates its own core and
-drops UDP (BENCHMARKS.md), which this engine is here to avoid.
+The aiortc engine (bench/sites.py `AiortcEngine`) stays the default: measured on this
+2-core machine, this one costs 1.8× as much per site (webrtcbin's threads: BENCHMARKS.md,
+"The load generator and 67 sites").
 """
 
 from __future__ import annotations
@@ -121,7 +120,7 @@ class Worker:
     async def start(self) -> None:
         cmd = [SYSTEM_PYTHON, str(WORKER), str(self.frames)]
         if self.cpus:
-            cmd = ["taskset", "-c", ",".join(map(str, self.cpus)), *cmd]
+            cmd = ["/usr/bin/taskset", "-c", ",".join(map(str, self.cpus)), *cmd]
         self.proc = await asyncio.create_subprocess_exec(
             *cmd,
             stdin=asyncio.subprocess.PIPE,
@@ -331,4 +330,3 @@ class NativeEngine:
         if self.stats_task is not None:
             self.stats_task.cancel()
         await asyncio.gather(*(w.stop() for w in self.workers), return_exceptions=True)
-

@@ -166,7 +166,7 @@ class Installation:
         procs += procs[0].children(recursive=True)
         for proc in procs:
             subprocess.run(  # noqa: S603 - taskset with numbers
-                ["taskset", "-a", "-p", "-c", ",".join(map(str, cpus)), str(proc.pid)],
+                ["/usr/bin/taskset", "-a", "-p", "-c", ",".join(map(str, cpus)), str(proc.pid)],
                 check=True,
                 capture_output=True,
             )

@@ -7,6 +7,9 @@ says — the same rule as `src/diemcau/live/static/live/policy.js`, ported below
 tells it who is publishing (`publishers` / `unpublished` / `leaving` events on its
 publisher handle), as janus.js tells the page.
 
+Its media go through an engine: `AiortcEngine` below (aiortc in this process, the
+default) or bench/native.py's GStreamer workers (`--generator gst`).
+
 Differences from the browser, on purpose and measured against: one PeerConnection per
 subscribed feed (the page keeps one multistream subscriber and renegotiates with
 `update`), so a switch here includes ICE and DTLS for the new connection; two video
@@ -95,9 +98,7 @@ class AiortcEngine:
         await pc.setLocalDescription(await pc.createAnswer())
         return pc, str(pc.localDescription.sdp), probes
 
-    async def relabel(
-        self, pc: Any, feed: int, streams: Streams, asked: float
-    ) -> dict[str, Probe]:
+    async def relabel(self, pc: Any, feed: int, streams: Streams, asked: float) -> dict[str, Probe]:
         return self._probes(pc, feed, streams, asked)
 
     def _probes(self, pc: Any, feed: int, streams: Streams, created: float) -> dict[str, Probe]:

@@ -61,7 +61,9 @@ class Chromium:
         self.requests: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
 
-    def run(self, duration: float, every: float, out: dict[str, Any], stop: threading.Event) -> None:
+    def run(
+        self, duration: float, every: float, out: dict[str, Any], stop: threading.Event
+    ) -> None:
         from playwright.sync_api import sync_playwright
 
         from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, log_in
@@ -89,7 +91,11 @@ class Chromium:
                 ever.update(live)
                 before = {t["site"]: t["frames"] for t in tiles}
                 samples.append(
-                    {"t": round(time.monotonic() - end + duration, 1), "tiles": len(tiles), "live": len(live)}
+                    {
+                        "t": round(time.monotonic() - end + duration, 1),
+                        "tiles": len(tiles),
+                        "live": len(live),
+                    }
                 )
             tiles = page.evaluate(READ_TILES)
             out["samples"] = samples
@@ -99,7 +105,9 @@ class Chromium:
                 t["bottom"] <= VIEWPORT["height"] and t["right"] <= VIEWPORT["width"] for t in tiles
             )
             out["lowest_tile_px"] = round(max((t["bottom"] for t in tiles), default=0))
-            out["tile_width_px"] = round(statistics.median(t["width"] for t in tiles)) if tiles else 0
+            out["tile_width_px"] = (
+                round(statistics.median(t["width"] for t in tiles)) if tiles else 0
+            )
             out["density"] = page.evaluate("document.querySelector('#wall').dataset.density")
             out["screenshot"] = page.screenshot(full_page=False)
             browser.close()
@@ -133,7 +141,9 @@ def _chromium_marks() -> dict[int, float]:
 
 
 async def _scenario(inst: Installation, opts: WallOptions, home: Path) -> dict[str, Any]:
-    run_opts = Options(sites=opts.sites, duration=opts.duration, generator=opts.generator, switch=True)
+    run_opts = Options(
+        sites=opts.sites, duration=opts.duration, generator=opts.generator, switch=True
+    )
     engine = make_engine(run_opts)
     await engine.start()
     pool = ThreadPoolExecutor(max_workers=64)
@@ -141,7 +151,10 @@ async def _scenario(inst: Installation, opts: WallOptions, home: Path) -> dict[s
         n = len(inst.site_list)
         spacing = 10.0 / n if n else 0
         sites = await asyncio.gather(
-            *(_join_site(inst, pool, s, i * spacing, run_opts, engine) for i, s in enumerate(inst.site_list))
+            *(
+                _join_site(inst, pool, s, i * spacing, run_opts, engine)
+                for i, s in enumerate(inst.site_list)
+            )
         )
         joined = sum(1 for s in sites if s.t_published)
         await asyncio.sleep(5)
@@ -150,7 +163,7 @@ async def _scenario(inst: Installation, opts: WallOptions, home: Path) -> dict[s
         stop = threading.Event()
         thread = threading.Thread(target=chromium.run, args=(opts.duration, opts.every, out, stop))
         thread.start()
-        while not chromium.ready.is_set() and thread.is_alive():
+        while not chromium.ready.is_set() and thread.is_alive():  # noqa: ASYNC110 - a thread's
             await asyncio.sleep(0.5)
         await asyncio.sleep(10)  # the wall's subscriptions settle
         gen = ProcSampler(os.getpid(), engine.pids())
@@ -210,18 +223,41 @@ def run_wall(opts: WallOptions) -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     r, m, c = doc["result"], doc["machine"], doc["result"]["cost"]
+    live = r["live_tiles"]
+    cells = [
+        f"{r['joined']} / {r['sites']}",
+        str(r["tiles"]),
+        f"{live['min']} / {live['median']} / {live['max']}",
+        str(len(r["never_live"] or [])),
+        f"{r['density']} ({r['tile_width_px']} px)",
+        f"{'yes' if r['fits_screen'] else 'no'} (lowest tile ends at {r['lowest_tile_px']} px)",
+        str(c["chromium_cpu_pct"]),
+        str(c["chromium_rss_mb"]),
+        str(c["janus_cpu_pct"]),
+        f"{c['generator_cpu_pct']} ({r['generator']})",
+    ]
+    head = [
+        "sites joined",
+        "tiles",
+        "live tiles per sample (min / median / max)",
+        "never live",
+        "grid",
+        "fits 1920×1080",
+        "Chromium CPU %",
+        "Chromium MB",
+        "Janus CPU %",
+        "generator CPU %",
+    ]
+    stamp = f"{m['cores']} cores / {m['memory_gb']} GB ({m['cpu']})"
     return "\n".join(
         [
             f"# HQ's video wall — {doc['name']}",
             "",
-            f"{m['cores']} cores / {m['memory_gb']} GB ({m['cpu']}), commit {m['commit']}, {m['when']}.",
+            f"{stamp}, commit {m['commit']}, {m['when']}.",
             "",
-            "| sites joined | tiles | live tiles per sample (min / median / max) | never live | grid | fits 1920×1080 | Chromium CPU % | Chromium MB | Janus CPU % | generator CPU % |",
-            "| ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
-            f"| {r['joined']} / {r['sites']} | {r['tiles']} | {r['live_tiles']['min']} / {r['live_tiles']['median']} / "
-            f"{r['live_tiles']['max']} | {len(r['never_live'] or [])} | {r['density']} ({r['tile_width_px']} px) | "
-            f"{'yes' if r['fits_screen'] else 'no'} (lowest tile ends at {r['lowest_tile_px']} px) | "
-            f"{c['chromium_cpu_pct']} | {c['chromium_rss_mb']} | {c['janus_cpu_pct']} | {c['generator_cpu_pct']} ({r['generator']}) |",
+            "| " + " | ".join(head) + " |",
+            "| " + " | ".join("---" for _ in head) + " |",
+            "| " + " | ".join(cells) + " |",
             "",
             f"![wall]({doc['name']}.png)",
             "",

@@ -120,7 +120,8 @@ class Sender:
                 self.wanted = True
                 self.requests += 1
                 if TRACE:
-                    sys.stderr.write(f"{time.monotonic():.3f} keyframe request {self.src.get_name()} {s.to_string()}\n")
+                    at = time.monotonic()
+                    sys.stderr.write(f"{at:.3f} keyframe request {self.src.get_name()}\n")
         return Gst.PadProbeReturn.OK
 
     def push(self, now: float) -> None:
@@ -275,7 +276,9 @@ class Peer:
             reply = promise.get_reply()
             offer = reply.get_value("offer") if reply is not None else None
             if offer is None:
-                self.worker.reply(ident, error=f"create-offer: {reply.to_string() if reply else None}")
+                self.worker.reply(
+                    ident, error=f"create-offer: {reply.to_string() if reply else None}"
+                )
                 return
             self.webrtc.emit("set-local-description", offer, None)
             self._when_gathered(lambda: self.worker.reply(ident, sdp=self.local_sdp()))
@@ -297,7 +300,9 @@ class Peer:
             reply = promise.get_reply()
             answer = reply.get_value("answer") if reply is not None else None
             if answer is None:
-                self.worker.reply(ident, error=f"create-answer: {reply.to_string() if reply else None}")
+                self.worker.reply(
+                    ident, error=f"create-answer: {reply.to_string() if reply else None}"
+                )
                 return
             self.webrtc.emit("set-local-description", answer, None)
             self._when_gathered(lambda: self.worker.reply(ident, sdp=self.local_sdp()))
@@ -374,7 +379,9 @@ class Worker:
         self.pipeline.get_bus().set_flushing(True)
         self.peers: dict[str, Peer] = {}
         rates = json.loads((frames_dir / "rates.json").read_text())
-        self.loops = {layer: Loop(read_frames(frames_dir / f"{layer}.bin"), rates[layer]) for layer in LAYERS}
+        self.loops = {
+            layer: Loop(read_frames(frames_dir / f"{layer}.bin"), rates[layer]) for layer in LAYERS
+        }
         self.senders: dict[str, list[Sender]] = {layer: [] for layer in LAYERS}
         self.started = time.monotonic()
         self.sent: dict[str, int] = dict.fromkeys(LAYERS, 0)
@@ -436,14 +443,18 @@ class Worker:
             elif op == "stats":
                 self._poll()
                 streams = {
-                    f"{p.pc}/{s.mid}": s.report() for p in self.peers.values() for s in p.streams.values()
+                    f"{p.pc}/{s.mid}": s.report()
+                    for p in self.peers.values()
+                    for s in p.streams.values()
                 }
                 sent = {layer: sum(s.keyframes for s in self.senders[layer]) for layer in LAYERS}
                 times = os.times()
-                self.reply(ident, streams=streams, keyframes_sent=sent, cpu_s=times.user + times.system)
+                self.reply(
+                    ident, streams=streams, keyframes_sent=sent, cpu_s=times.user + times.system
+                )
             else:
                 self.reply(ident, error=f"unknown op {op!r}")
-        except Exception as exc:  # noqa: BLE001 - reported to the driver, which decides
+        except Exception as exc:  # reported to the driver, which decides
             self.reply(ident, error=f"{type(exc).__name__}: {exc}")
         return False
 

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     dele.add_argument("--sites", type=int, default=67)
     dele.add_argument("--announcements", type=int, default=5)
     dele.add_argument("--name", default="delegates")
+    dele.add_argument("--redis", metavar="URL", help="the Redis channel layer (REDIS_URL)")
     dele.add_argument("--results", type=Path, help="folder for results (bench/results)")
 
     weak = sub.add_parser("weak", help="weak and cut links in the multi-host bed (issue 12)")
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from bench.delegates import run_delegates
 
-        extra["delegates"] = run_delegates(args.clients, args.sites, args.announcements)
+        extra["delegates"] = run_delegates(
+            args.clients, args.sites, args.announcements, redis_url=args.redis
+        )
         sys.stderr.write(json.dumps(extra["delegates"], indent=2) + "\n")
         name = args.name
     base = report.write({"runs": runs, **extra}, name, args.results)

@@ -36,6 +36,7 @@ class Delegate:
         self.connected_in: float | None = None
         self.seen: dict[str, float] = {}  # announcement marker -> arrival
         self.messages = 0
+        self.beats = 0  # the server's sequence heartbeats (live/seqbeat.py)
         self.task: asyncio.Task[None] | None = None
 
     async def connect(self, host: str, meeting: int, cookie: str) -> None:
@@ -59,6 +60,8 @@ class Delegate:
         with contextlib.suppress(Exception):
             async for raw in self.ws:
                 self.messages += 1
+                if raw.startswith('{"type": "seq"'):
+                    self.beats += 1
                 # Cheap: only announcements are parsed.
                 if '"kind":"announcement"' in raw:
                     now = time.monotonic()
@@ -73,7 +76,9 @@ class Delegate:
                 await self.ws.close()
 
 
-async def _scenario(inst: Installation, clients: int, announcements: int) -> dict[str, Any]:
+async def _scenario(
+    inst: Installation, clients: int, announcements: int, redis_url: str | None = None
+) -> dict[str, Any]:
     from bench.sites import Participant
 
     pool = ThreadPoolExecutor(max_workers=16)
@@ -92,7 +97,7 @@ async def _scenario(inst: Installation, clients: int, announcements: int) -> dic
         meeting=inst.meeting,
         role="hq",
         site_id=inst.main_site,
-        media={},
+        engine=None,  # no media: publish=False
         policy=lambda *a: {},
         publish=False,
     )
@@ -127,7 +132,7 @@ async def _scenario(inst: Installation, clients: int, announcements: int) -> dic
     quiet_since = time.monotonic()
     last = -1
     while time.monotonic() - quiet_since < 120:
-        total = sum(d.messages for d in connected)
+        total = sum(d.messages - d.beats for d in connected)  # beats never stop
         if total == last:
             break
         last = total
@@ -177,18 +182,23 @@ async def _scenario(inst: Installation, clients: int, announcements: int) -> dic
         "announcement_ms": summary(latencies),
         "announcement_missed": missed,
         "app_cpu_pct_announcing": round(announce_cpu, 1),
+        "sequence_beats_received": sum(d.beats for d in connected),
+        "channel_layer": "redis" if redis_url else "in-memory",
     }
 
 
-def run_delegates(clients: int, sites: int, announcements: int) -> dict[str, Any]:
+def run_delegates(
+    clients: int, sites: int, announcements: int, redis_url: str | None = None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
-        inst = Installation(Path(tmp) / "delegates", sites)
+        inst = Installation(Path(tmp) / "delegates", sites, redis_url=redis_url)
         inst.seed()
         inst.start()
         try:
             return asyncio.run(
                 asyncio.wait_for(
-                    _scenario(inst, clients, announcements), timeout=CONNECT_LIMIT_S + 600
+                    _scenario(inst, clients, announcements, redis_url),
+                    timeout=CONNECT_LIMIT_S + 600,
                 )
             )
         finally:

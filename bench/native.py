@@ -1,10 +1,10 @@
 """The native media engine: synthetic sites' WebRTC in GStreamer worker processes.
 
-`python -m bench … --generator gst` gives each synthetic site's connections to worker processes running bench/gst/worker.py
-under Debian's /usr/bin/python3 (PyGObject is packaged for that interpreter only). This
-process keeps everything a page does above the media — the control socket, Janus's
-WebSocket, the media policy, the measurements — and hands the workers SDP; the workers
-do RTP, SRTP, DTLS and ICE in native code and report counters.
+`python -m bench … --generator gst` gives each synthetic site's connections to worker
+processes running bench/gst/worker.py under Debian's /usr/bin/python3 (PyGObject is
+packaged for that interpreter only). This process keeps everything a page does above the
+media — the control socket, Janus's WebSocket, the media policy, the measurements — and
+hands the workers SDP; the workers do RTP, SRTP, DTLS and ICE in native code and report counters.
 
 The aiortc engine (bench/sites.py `AiortcEngine`) stays the default: measured on this
 2-core machine, this one costs 1.8× as much per site (webrtcbin's threads: BENCHMARKS.md,

@@ -93,6 +93,7 @@ class Installation:
     meeting: int = 0
     main_site: int = 0
     site_list: list[dict[str, Any]] = field(default_factory=list)
+    redis_url: str | None = None  # the Redis channel layer; None: the in-memory default
 
     @property
     def host(self) -> str:
@@ -118,6 +119,8 @@ class Installation:
             PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",
         )
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
         return env
 
     def __post_init__(self) -> None:

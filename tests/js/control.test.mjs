@@ -84,6 +84,22 @@ describe("state in step", () => {
     assert.equal(ws.sent.at(-1).type, "snapshot");
   });
 
+  test("the sequence heartbeat: behind the meeting asks for a snapshot, once per seq", () => {
+    const { c, ws } = connected();
+    const snapshots = () => ws.sent.filter((m) => m.type === "snapshot").length;
+    ws.receive({ type: "seq", seq: 5 }); // in step
+    assert.equal(snapshots(), 0);
+    ws.receive({ type: "seq", seq: 4 }); // an older beat (another process's cache)
+    assert.equal(snapshots(), 0);
+    ws.receive({ type: "seq", seq: 6 }); // the last event never came
+    assert.equal(snapshots(), 1);
+    ws.receive({ type: "seq", seq: 6 }); // still on its way: not asked again
+    assert.equal(snapshots(), 1);
+    ws.receive({ type: "snapshot", seq: 6, state: { floor: null, chat: [] }, you: { site: 3 } });
+    ws.receive({ type: "seq", seq: 6 });
+    assert.deepEqual([c.seq, snapshots()], [6, 1]);
+  });
+
   test("a chat message is appended, at most 50 kept", () => {
     const { c, ws } = connected();
     for (let i = 0; i < 55; i += 1) ws.receive({ type: "event", seq: 6 + i, kind: "chat", state: {}, message: { text: `m${i}` } });

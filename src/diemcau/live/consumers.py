@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diemcau.accounts.permissions import can_manage_meetings, is_hq_staff
-from diemcau.live import linkpolicy, media_policy, revoke, services
+from diemcau.live import linkpolicy, media_policy, revoke, seqbeat, services
 from diemcau.live.actions import BAD_VALUE, NOT_ALLOWED, OVER_LIMIT, SERVER_ERROR, UNKNOWN_TYPE
 from diemcau.live.revoke import CLOSE_FORBIDDEN
 from diemcau.live.services import Actor, Refused
@@ -320,6 +321,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     resuming: asyncio.Future[None] | None = None
     watchdog: asyncio.Task[None] | None = None
     gone = False  # its attendance is closed and its groups left (silent, then disconnected)
+    beat: asyncio.Task[None] | None = None  # the sequence heartbeat (live/seqbeat.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -360,8 +362,22 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 self.actor
             )
         await self._send_snapshot()
+        self.beat = asyncio.ensure_future(self._beat(meeting_id))
+
+    async def _beat(self, meeting_id: int) -> None:
+        """Every seqbeat.BEAT_S, the meeting's current seq: a page that missed the last
+        event (its channel was full) learns it and asks for a snapshot. The first beat
+        comes after 1-1.5 beats, so that the sockets of a join burst do not beat together."""
+        await asyncio.sleep(seqbeat.BEAT_S * (1 + random.random() / 2))
+        while not (self.gone or self.revoked):
+            await self.send(
+                text_data=json.dumps({"type": "seq", "seq": await seqbeat.current(meeting_id)})
+            )
+            await asyncio.sleep(seqbeat.BEAT_S)
 
     async def disconnect(self, code: int) -> None:
+        if self.beat is not None:
+            self.beat.cancel()
         if self.watchdog is not None and self.watchdog is not asyncio.current_task():
             self.watchdog.cancel()
         await self._leave(dropped=code not in (1000, 1001))
@@ -562,6 +578,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             )
 
     async def live_event(self, event: dict[str, Any]) -> None:
+        if self.actor is not None and isinstance(event.get("seq"), int):
+            seqbeat.seen(self.actor.meeting_id, event["seq"])
         await self.send(text_data=event["text"])
 
     async def live_quality(self, event: dict[str, Any]) -> None:

@@ -94,7 +94,8 @@ def broadcast(event: Event) -> None:
     if layer is None:
         return
     async_to_sync(layer.group_send)(
-        group_name(event.meeting_id), {"type": "live.event", "text": event.message()}
+        group_name(event.meeting_id),
+        {"type": "live.event", "text": event.message(), "seq": event.seq},
     )
 
 

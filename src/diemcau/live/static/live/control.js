@@ -155,6 +155,14 @@ export class Control extends EventTarget {
         }
         this.emitState(msg.kind);
         break;
+      case "seq":
+        // The sequence heartbeat (live/seqbeat.py): behind the meeting means the last event
+        // was missed (nothing came after it to show a gap): the snapshot is the truth.
+        if (this.state !== null && msg.seq > this.seq && this.askedFor !== msg.seq) {
+          this.askedFor = msg.seq;
+          this.send("snapshot").catch(() => {});
+        }
+        break;
       case "ok":
       case "error":
       case "media.access": {

@@ -93,7 +93,8 @@ class NativeProbe(Probe):
 
     def apply(self, report: list[Any]) -> None:
         packets, size, first, last, max_gap, gaps, keyframes, _first_key = report
-        self.packets, self.size = int(packets), int(size) + 12 * int(packets)
+        # identity counts whole RTP packets, the header included (as Probe.size does).
+        self.packets, self.size = int(packets), int(size)
         self.first, self.last = first, last
         self.max_gap, self.gaps_over_2s = float(max_gap), int(gaps)
         self.keyframes = int(keyframes)

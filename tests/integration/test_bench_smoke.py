@@ -54,7 +54,8 @@ def test_the_native_generator_joins_every_site_and_counts_their_media(
     assert run["joined"] == 3, run["errors"]
     assert run["join_ms"]["n"] == 3 and run["join_ms"]["max"] < 15_000
     assert run["gap_sites"] == []
-    assert 900 < run["site_downlink_kbps"]["median"] < 4000
+    # Counted from the workers' own counters: the main source's high layer, and the floor.
+    assert 500 < run["site_downlink_kbps"]["median"] < 4000
     assert run["cost"]["generator_processes"] == 2 and run["cost"]["generator_cpu_pct"] > 0
 
 

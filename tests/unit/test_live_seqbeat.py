@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from channels.layers import get_channel_layer
+
 from diemcau.live import seqbeat, services
 from tests.unit.test_live_media_status import Pages, Socket, cookies, pages
 
@@ -47,6 +49,28 @@ async def test_a_phone_that_missed_the_last_event_is_told_it_is_behind(
     assert ok["seq"] > snapshot["seq"]
     # No event will follow to show the gap: the heartbeat shows it.
     assert await _beat_reaching(phone, ok["seq"]) == {"type": "seq", "seq": ok["seq"]}
+
+
+async def test_a_page_taken_out_of_the_meetings_group_is_back_in_it_after_a_beat(
+    pages: Pages, fast: None
+) -> None:
+    site = await pages.connect("site", "a")
+    hq = await pages.connect("hq", "chair")
+    # As the in-memory layer does to a consumer whose queue held a message past its expiry.
+    layer = get_channel_layer()
+    assert layer is not None
+    group = services.group_name(pages.meeting.pk)
+    for channel in list(layer.groups.get(group, {})):
+        await layer.group_discard(group, channel)
+    await site.next_of("seq")  # a beat: its groups joined again
+    await hq.send({"type": "announce", "ref": 2, "text": "Tiếp tục phiên họp"})
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        message = await site.receive()
+        if message["type"] == "event" and message["kind"] == "announcement":
+            assert message["state"]["announcement"] == "Tiếp tục phiên họp"
+            return
+    raise AssertionError("the page, out of the group, never got the announcement")
 
 
 async def test_every_page_is_beaten_even_when_nothing_changes(pages: Pages, fast: None) -> None:

@@ -367,9 +367,16 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     async def _beat(self, meeting_id: int) -> None:
         """Every seqbeat.BEAT_S, the meeting's current seq: a page that missed the last
         event (its channel was full) learns it and asks for a snapshot. The first beat
-        comes after 1-1.5 beats, so that the sockets of a join burst do not beat together."""
+        comes after 1-1.5 beats, so that the sockets of a join burst do not beat together.
+
+        Each beat also joins the socket's groups again (idempotent): the in-memory layer
+        silently takes a consumer whose queue held a message past its expiry out of every
+        group (BENCHMARKS.md, control plane), and such a page would otherwise only ever
+        catch up by snapshot."""
         await asyncio.sleep(seqbeat.BEAT_S * (1 + random.random() / 2))
         while not (self.gone or self.revoked):
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
             await self.send(
                 text_data=json.dumps({"type": "seq", "seq": await seqbeat.current(meeting_id)})
             )

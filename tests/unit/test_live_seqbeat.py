@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from channels.layers import get_channel_layer
 
 from diemcau.live import seqbeat, services

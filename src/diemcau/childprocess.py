@@ -73,6 +73,9 @@ class Supervisor:
         """The files to read when it fails (named in error messages)."""
         return str(self.output_log)
 
+    # What the last ready() was still waiting for, in words (said if it never comes).
+    waiting_for = ""
+
     async def ready(self) -> bool:
         """Whether the started program serves yet (called until it does)."""
         raise NotImplementedError
@@ -168,9 +171,10 @@ class Supervisor:
             if time.monotonic() > deadline:
                 proc.kill()
                 await proc.wait()
+                waiting = f" ({self.waiting_for})" if self.waiting_for else ""
                 raise self.start_error(
-                    f"{self.name} did not become ready within {self.start_timeout} s; "
-                    f"see {self.log_hint}"
+                    f"{self.name} did not become ready within {self.start_timeout} s"
+                    f"{waiting}; see {self.log_hint}"
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)

@@ -64,14 +64,21 @@ class CaddySupervisor(Supervisor):
 
     async def ready(self) -> bool:
         if self.front.mode == "internal" and not self.front.ca_root.is_file():
+            self.waiting_for = f"no local CA at {self.front.ca_root} yet"
             return False
         if not await accepts_tcp("127.0.0.1", self.front.https_port):
+            self.waiting_for = f"port {self.front.https_port} not open"
             return False
         if self.front.mode != "internal":
             return True  # ACME may take minutes; an organisation's certificate is there
-        context = ssl.create_default_context(cafile=str(self.front.ca_root))
+        try:
+            context = ssl.create_default_context(cafile=str(self.front.ca_root))
+        except (OSError, ssl.SSLError) as exc:  # the root being written: next time
+            self.waiting_for = f"the local CA is not readable yet ({exc})"
+            return False
         for name in self._names_here():
             if not await presents_certificate(name, self.front.https_port, context):
+                self.waiting_for = f"no certificate the local CA signed presented for {name}"
                 return False
         return True
 

@@ -27,12 +27,17 @@ help: ## list every target
 
 # --- installation (idempotent and fast when nothing is missing) ------------------------
 
-$(VENV)/.apt-run:
-	@missing=$$(for p in $(APT_RUN); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+# $(call apt_get,PACKAGES): install those of PACKAGES that are not installed yet.
+define apt_get
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+$(VENV)/.apt-run:
+	$(call apt_get,$(APT_RUN))
 	@# Debian's caddy.service serves a welcome page on port 80 and coturn.service takes 3478;
 	@# `diemcau serve` runs its own Caddy and coturn with configs it generates.
 	@for unit in caddy coturn; do \
@@ -44,19 +49,11 @@ $(VENV)/.apt-run:
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.apt-test: $(VENV)/.apt-run
-	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call apt_get,$(APT_TEST))
 	@touch $@
 
 $(VENV)/.apt-bench: $(VENV)/.apt-test
-	@missing=$$(for p in $(APT_BENCH); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call apt_get,$(APT_BENCH))
 	@touch $@
 
 $(VENV)/.deps: pyproject.toml $(VENV)/.apt-run

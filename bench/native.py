@@ -92,7 +92,7 @@ class NativeProbe(Probe):
         pass
 
     def apply(self, report: list[Any]) -> None:
-        packets, size, first, last, max_gap, gaps, keyframes, _first_key = report
+        packets, size, first, last, max_gap, gaps, keyframes = report
         # identity counts whole RTP packets, the header included (as Probe.size does).
         self.packets, self.size = int(packets), int(size)
         self.first, self.last = first, last
@@ -207,7 +207,6 @@ class NativeEngine:
         self.keyframes: dict[str, collections.deque[float]] = {}
         self.assigned: dict[str, Worker] = {}
         self.stats_task: asyncio.Task[None] | None = None
-        self.keyframes_sent: dict[str, int] = {}
 
     async def start(self) -> None:
         for worker in self.workers:
@@ -297,7 +296,6 @@ class NativeEngine:
         replies = await asyncio.gather(
             *(w.call("stats") for w in self.workers), return_exceptions=True
         )
-        sent: dict[str, int] = collections.Counter()
         for reply in replies:
             if isinstance(reply, BaseException):
                 log.warning("gst stats: %s", reply)
@@ -306,8 +304,6 @@ class NativeEngine:
                 probe = self.probes.get(key)
                 if probe is not None:
                     probe.apply(report)
-            sent.update(reply.get("keyframes_sent", {}))
-        self.keyframes_sent = dict(sent)
 
     async def _stats_loop(self) -> None:
         while True:

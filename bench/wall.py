@@ -58,8 +58,6 @@ class Chromium:
     def __init__(self, url: str, meeting: int, home: Path) -> None:
         self.url, self.meeting, self.home = url, meeting, home
         self.ready = threading.Event()
-        self.requests: list[tuple[str, Any]] = []
-        self.lock = threading.Lock()
 
     def run(
         self, duration: float, every: float, out: dict[str, Any], stop: threading.Event

@@ -19,9 +19,8 @@ Commands (one JSON object per line, "id" echoed in the reply):
   {"op": "subscribe", "id", "pc", "sdp"}     -> {"id", "sdp"} our answer to Janus's offer
   {"op": "reset", "id", "pc", "mids"}        -> {"id"} counters of those streams from zero
   {"op": "close", "id", "pc"}                -> {"id"}
-  {"op": "stats", "id"}                      -> {"id", "streams": {...}, "cpu_s"}
-Events: {"ev": "keyframe", "pc", "mid", "t"} on a stream's first keyframe since reset,
-{"ev": "keyframe_sent", "pc", "layer"} is not sent (counted only), {"ev": "error", ...}.
+  {"op": "stats", "id"}                      -> {"id", "streams": {"pc/mid": [...]}}
+Events: {"ev": "keyframe", "pc", "mid", "t"} on a stream's first keyframe since reset.
 Times are time.monotonic() (CLOCK_MONOTONIC, the same clock as the driver's).
 """
 
@@ -106,8 +105,6 @@ class Sender:
         self.index = 0
         self.wanted = False
         self.last_key = 0.0
-        self.keyframes = 0
-        self.requests = 0
         self.video = video
         if video:
             src.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self._on_event)
@@ -118,7 +115,6 @@ class Sender:
             s = event.get_structure()
             if s is not None and s.get_name() == "GstForceKeyUnit":
                 self.wanted = True
-                self.requests += 1
                 if TRACE:
                     at = time.monotonic()
                     sys.stderr.write(f"{at:.3f} keyframe request {self.src.get_name()}\n")
@@ -130,7 +126,6 @@ class Sender:
             self.index = 0
         if self.index == 0:
             self.last_key = now
-            self.keyframes += 1
             if TRACE and self.video:
                 sys.stderr.write(f"{now:.3f} keyframe sent {self.src.get_name()}\n")
         # A shallow copy (the frame's memory is shared): appsrc stamps it with the time.
@@ -191,7 +186,6 @@ class Stream:
             round(self.max_gap, 3),
             self.gaps_over_2s,
             self.keyframes,
-            self.first_keyframe,
         ]
 
 
@@ -262,7 +256,6 @@ class Peer:
             self.bin.add(chain)
             chain.link(self.webrtc)
             src = chain.get_by_name("src")
-            src.set_property("name", f"pc{self.pc}-{layer}")
             sender = Sender(src, self.worker.loops[layer], layer != "audio")
             self.senders.append(sender)
             self.worker.senders[layer].append(sender)
@@ -272,18 +265,23 @@ class Peer:
             trans.set_property("codec-preferences", Gst.Caps.from_string(RTP_CAPS[layer]))
         self.bin.sync_state_with_parent()
 
-        def on_offer(promise: Gst.Promise, _: Any) -> None:
+        self.webrtc.emit("create-offer", None, self._then_local(ident, "offer"))
+
+    def _then_local(self, ident: int, kind: str) -> Gst.Promise:
+        """The promise for create-offer / create-answer: the description made local, and
+        the driver answered with its SDP once ICE has gathered (or with why it failed)."""
+
+        def made(promise: Gst.Promise, _: Any) -> None:
             reply = promise.get_reply()
-            offer = reply.get_value("offer") if reply is not None else None
-            if offer is None:
-                self.worker.reply(
-                    ident, error=f"create-offer: {reply.to_string() if reply else None}"
-                )
+            description = reply.get_value(kind) if reply is not None else None
+            if description is None:
+                error = reply.to_string() if reply else None
+                self.worker.reply(ident, error=f"create-{kind}: {error}")
                 return
-            self.webrtc.emit("set-local-description", offer, None)
+            self.webrtc.emit("set-local-description", description, None)
             self._when_gathered(lambda: self.worker.reply(ident, sdp=self.local_sdp()))
 
-        self.webrtc.emit("create-offer", None, Gst.Promise.new_with_change_func(on_offer, None))
+        return Gst.Promise.new_with_change_func(made, None)
 
     def set_answer(self, ident: int, sdp: str) -> None:
         desc = self._description(sdp, GstWebRTC.WebRTCSDPType.ANSWER)
@@ -296,21 +294,8 @@ class Peer:
         self.bin.sync_state_with_parent()
         desc = self._description(sdp, GstWebRTC.WebRTCSDPType.OFFER)
 
-        def on_answer(promise: Gst.Promise, _: Any) -> None:
-            reply = promise.get_reply()
-            answer = reply.get_value("answer") if reply is not None else None
-            if answer is None:
-                self.worker.reply(
-                    ident, error=f"create-answer: {reply.to_string() if reply else None}"
-                )
-                return
-            self.webrtc.emit("set-local-description", answer, None)
-            self._when_gathered(lambda: self.worker.reply(ident, sdp=self.local_sdp()))
-
         def on_remote(_promise: Gst.Promise, _: Any) -> None:
-            self.webrtc.emit(
-                "create-answer", None, Gst.Promise.new_with_change_func(on_answer, None)
-            )
+            self.webrtc.emit("create-answer", None, self._then_local(ident, "answer"))
 
         self.webrtc.emit(
             "set-remote-description", desc, Gst.Promise.new_with_change_func(on_remote, None)
@@ -447,11 +432,7 @@ class Worker:
                     for p in self.peers.values()
                     for s in p.streams.values()
                 }
-                sent = {layer: sum(s.keyframes for s in self.senders[layer]) for layer in LAYERS}
-                times = os.times()
-                self.reply(
-                    ident, streams=streams, keyframes_sent=sent, cpu_s=times.user + times.system
-                )
+                self.reply(ident, streams=streams)
             else:
                 self.reply(ident, error=f"unknown op {op!r}")
         except Exception as exc:  # reported to the driver, which decides
